@@ -1,0 +1,238 @@
+//! Subcommands, argument parsing (clap) and exit codes.
+//!
+//! Exit codes (API, see README): 0 success; 1 the input has errors
+//! (diagnostics) or `inspect` found disagreements; 2 usage or I/O error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use lora_rules::diag::{Diagnostic, Diagnostics};
+use lora_rules::modules::ModuleList;
+use lora_rules::{Format, Matcher, Outcome, Source};
+
+mod output;
+
+/// Documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success.
+    Ok,
+    /// 1: the input has errors (or `--deny-warnings` and warnings).
+    Diagnostics,
+    /// 2: usage or I/O error.
+    Usage,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(match e {
+            Exit::Ok => 0,
+            Exit::Diagnostics => 1,
+            Exit::Usage => 2,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ErrorFormat {
+    /// Graphical, with the source line underlined.
+    Human,
+    /// Plain text, one block per diagnostic.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Compile ordered LoRA targeting rules into one automaton and resolve model modules.
+#[derive(Debug, Parser)]
+#[command(name = "lora-rules", version, about, long_about = None)]
+struct Args {
+    /// How diagnostics are printed (stderr).
+    #[arg(long, global = true, value_enum, default_value = "human", env = "LORA_RULES_ERROR_FORMAT")]
+    error_format: ErrorFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OutFormat {
+    /// Aligned columns and a summary.
+    Table,
+    /// One JSON object per module.
+    Jsonl,
+    /// One JSON array.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse and type-check a rule file (`.lora` or JSON); exit 1 on errors.
+    Check {
+        /// The rule file.
+        rules: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Resolve every module of INPUT against the rules.
+    Resolve {
+        /// The rule file (`.lora` or JSON dictionary).
+        rules: PathBuf,
+        /// Module names: a text/TSV file (first column), `-` for stdin, a
+        /// `*.index.json` safetensors index, or a `.safetensors` file (header only).
+        #[arg(long, short = 'm')]
+        modules: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: OutFormat,
+    },
+    /// Show the winning rule for MODULE and every other rule that matches it.
+    Explain {
+        /// The rule file.
+        rules: PathBuf,
+        /// A module name.
+        module: String,
+    },
+}
+
+/// Renders diagnostics to stderr in the chosen format.
+fn report(diags: &Diagnostics, format: ErrorFormat) {
+    let mut err = std::io::stderr().lock();
+    for d in diags.iter() {
+        let _ = match format {
+            ErrorFormat::Json => writeln!(err, "{}", d.to_json()),
+            ErrorFormat::Plain => writeln!(err, "{}", d.render_plain()),
+            ErrorFormat::Human => writeln!(err, "{}", render_human(d)),
+        };
+    }
+}
+
+fn render_human(d: &Diagnostic) -> String {
+    use std::io::IsTerminal;
+    let theme = if std::io::stderr().is_terminal() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut s = String::new();
+    match handler.render_report(&mut s, d) {
+        Ok(()) => s,
+        Err(_) => d.render_plain(),
+    }
+}
+
+fn one(d: Diagnostic) -> Diagnostics {
+    let mut ds = Diagnostics::new();
+    ds.push(d);
+    ds
+}
+
+/// Loads and compiles a rule file.
+fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
+    let source = lora_rules::modules::read_source(path).map_err(|d| (one(d), Exit::Usage))?;
+    let format = Format::detect(source.name(), source.text());
+    let (rules, warnings) = lora_rules::load(&source, format).map_err(|d| (d, Exit::Diagnostics))?;
+    let m = Matcher::new(rules).map_err(|e| {
+        (
+            one(Diagnostic::error(lora_rules::diag::code::AUTOMATON_LIMIT, e.to_string())
+                .with_source(&source)
+                .with_help("raise the limits or split the rule set")),
+            Exit::Diagnostics,
+        )
+    })?;
+    Ok((m, warnings))
+}
+
+fn load_modules(path: &Path) -> Result<ModuleList, (Diagnostics, Exit)> {
+    lora_rules::modules::read_modules(path).map_err(|d| (one(d), Exit::Usage))
+}
+
+/// Entry point: parse arguments, run, map to an exit code.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Usage.into() } else { Exit::Ok.into() };
+        }
+    };
+    let fmt = args.error_format;
+    let result = run(args.command, fmt);
+    match result {
+        Ok(code) => code.into(),
+        Err((diags, code)) => {
+            report(&diags, fmt);
+            code.into()
+        }
+    }
+}
+
+type Run = Result<Exit, (Diagnostics, Exit)>;
+
+fn run(cmd: Command, fmt: ErrorFormat) -> Run {
+    match cmd {
+        Command::Check { rules, deny_warnings } => {
+            let (m, mut warnings) = load_rules(&rules)?;
+            if deny_warnings {
+                warnings.deny_warnings();
+            }
+            report(&warnings, fmt);
+            if warnings.has_errors() {
+                return Ok(Exit::Diagnostics);
+            }
+            let s = m.stats();
+            eprintln!(
+                "ok: {} rules, forward automaton {} ({} patterns), reverse {} ({} patterns), {} KiB",
+                m.rules().rules().len(),
+                s.forward,
+                s.forward_patterns,
+                s.reverse,
+                s.reverse_patterns,
+                s.memory.div_ceil(1024)
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Resolve { rules, modules, format } => {
+            let (m, warnings) = load_rules(&rules)?;
+            report(&warnings, fmt);
+            let list = load_modules(&modules)?;
+            let names = list.names();
+            let winners = m.resolve_batch(&names);
+            let out = std::io::stdout();
+            let mut w = std::io::BufWriter::new(out.lock());
+            let r = match format {
+                OutFormat::Jsonl => output::jsonl(&mut w, &m, &names, &winners),
+                OutFormat::Json => output::json(&mut w, &m, &names, &winners),
+                OutFormat::Table => output::table(&mut w, &m, &names, &winners),
+            }
+            .and_then(|()| w.flush());
+            match r {
+                Ok(()) => Ok(Exit::Ok),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
+                Err(e) => Err((one(Diagnostic::error(lora_rules::diag::code::ENCODING, format!("cannot write output: {e}"))), Exit::Usage)),
+            }
+        }
+        Command::Explain { rules, module } => {
+            let (m, warnings) = load_rules(&rules)?;
+            report(&warnings, fmt);
+            let out = std::io::stdout();
+            let mut w = out.lock();
+            let _ = output::explain(&mut w, &m, &module);
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn source_of(m: &Matcher) -> Option<&Source> {
+    m.rules().source()
+}
+
+#[allow(dead_code)]
+fn outcome_word(o: Outcome) -> &'static str {
+    o.as_str()
+}

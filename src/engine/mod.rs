@@ -1,0 +1,708 @@
+//! The resolver: every pattern of a rule set compiled into one multi-pattern
+//! automaton, so that resolving a module name is one scan of its bytes plus
+//! one table lookup, whatever the number of rules.
+//!
+//! # How
+//!
+//! All atoms (the patterns inside rules) are compiled by regex-automata into
+//! one anchored DFA with [`MatchKind::All`], so that the match state reached
+//! at the end of a name holds *every* atom that matches the whole name.
+//! Pattern IDs in a match state are not sorted; the winner is the lowest rule
+//! index among them, and rules with `!`/`&`/`|` are evaluated over that set.
+//! Both are precomputed **per DFA state** at build time (one traversal of the
+//! automaton), so resolution never loops over rules.
+//!
+//! Two tricks keep the DFA small (measured in `shared/ENGINE-NOTES.md`):
+//!
+//! * **prefix atoms** — a single-atom rule whose regex ends in `.*` is
+//!   compiled without it; the rule matches iff a match state for it is seen
+//!   anywhere during the walk. Without this, every such rule adds one
+//!   "already matched" bit to the DFA state and the DFA grows exponentially.
+//! * **key atoms in reverse** — a key rule (`(?:.*\.)?(?:K)`, PEFT's
+//!   `rank_pattern` rule) puts a `.*` loop in front of every key. With more
+//!   than [`Config::inline_key_limit`] single-atom key rules, they go into a
+//!   second, *reverse* automaton built from `(?:^|\.)(?:K)`: walking the name
+//!   backwards, K is a prefix-type match that needs no loop. The answer is the
+//!   minimum of the two automata.
+//!
+//! A dense DFA is built when it fits in [`Config::dfa_size_limit`]; otherwise
+//! a lazy DFA (regex-automata's hybrid) with a [`Config::lazy_cache_capacity`]
+//! cache is used; nothing is built without a limit.
+//!
+//! Names containing `\n` (never produced by PyTorch) take the reference path,
+//! since `.` does not match `\n`.
+
+mod reference;
+
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::OnceLock;
+
+use regex_automata::dfa::{dense, Automaton};
+use regex_automata::hybrid;
+use regex_automata::nfa::thompson::{self, WhichCaptures, NFA};
+use regex_automata::util::pool::Pool;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::{Class, Dot, Hir, HirKind, Look};
+
+use crate::ir::{Attrs, Expr, Rule, RuleSet};
+use crate::syntax::ast::PatternKind;
+
+pub use reference::Reference;
+
+const NONE: u32 = u32::MAX;
+
+/// Build limits. Defaults in brackets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest dense DFA, in bytes (128 MiB). Past it, the lazy DFA is used.
+    pub dfa_size_limit: usize,
+    /// Largest working memory while determinizing, in bytes (128 MiB).
+    pub determinize_size_limit: usize,
+    /// Largest NFA, in bytes (512 MiB). Past it, compilation fails with an error.
+    pub nfa_size_limit: usize,
+    /// Cache of the lazy DFA fallback, in bytes (64 MiB; the notes measured 2 MiB thrashing on 45k names).
+    pub lazy_cache_capacity: usize,
+    /// Single-atom key rules up to this count are inlined into the forward
+    /// automaton as `(?:.*\.)?(?:K)`; more go to the reverse automaton (32).
+    pub inline_key_limit: usize,
+    /// Never build a dense DFA (for tests and benchmarks of the fallback).
+    pub force_lazy: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dfa_size_limit: 128 << 20,
+            determinize_size_limit: 128 << 20,
+            nfa_size_limit: 512 << 20,
+            lazy_cache_capacity: 64 << 20,
+            inline_key_limit: 32,
+            force_lazy: false,
+        }
+    }
+}
+
+/// Why a rule set could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The NFA of all patterns exceeds [`Config::nfa_size_limit`] or
+    /// regex-automata refused it.
+    #[error("the automaton for {patterns} patterns could not be built: {message}")]
+    Nfa {
+        /// Number of patterns in that automaton.
+        patterns: usize,
+        /// regex-automata's message.
+        message: String,
+    },
+}
+
+/// The role of one pattern ID of an automaton.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    /// A single-atom rule that matches when the walk ends in a state holding it.
+    Full(u32),
+    /// A single-atom rule that matches when any state of the walk holds it.
+    Prefix(u32),
+    /// An atom of a boolean rule (index into the rule set's atoms).
+    Bool(u32),
+}
+
+type CachePoolFn = Box<dyn Fn() -> hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+enum Kind {
+    Dense {
+        dfa: dense::DFA<Vec<u32>>,
+        start: StateID,
+        stride2: usize,
+        /// Winner when the name ends in this state (EOI transition included).
+        on_eoi: Vec<u32>,
+        /// Best prefix rule held by this (match) state.
+        pre: Vec<u32>,
+    },
+    Lazy {
+        dfa: hybrid::dfa::DFA,
+        pool: Pool<hybrid::dfa::Cache, CachePoolFn>,
+    },
+}
+
+struct Walker {
+    kind: Kind,
+    reverse: bool,
+    roles: Vec<Role>,
+    has_prefix: bool,
+}
+
+/// Which automaton kinds were built, and their sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// `"dense"`, `"lazy"` or `"none"` for the forward automaton.
+    pub forward: &'static str,
+    /// Same for the reverse (key) automaton.
+    pub reverse: &'static str,
+    /// Patterns in the forward automaton.
+    pub forward_patterns: usize,
+    /// Patterns in the reverse automaton.
+    pub reverse_patterns: usize,
+    /// Dense DFA states (both automata).
+    pub dense_states: usize,
+    /// Bytes used by automata and tables ([`Matcher::memory_usage`]).
+    pub memory: usize,
+}
+
+/// A compiled rule set: resolve module names against it.
+///
+/// `Send + Sync`; resolution takes `&self`, allocates nothing for names
+/// without `\n`, never panics, and costs one pass over the name's bytes per
+/// automaton (one or two) plus a table lookup — independent of the number
+/// of rules.
+pub struct Matcher {
+    rules: RuleSet,
+    fwd: Option<Walker>,
+    rev: Option<Walker>,
+    /// The first boolean rule true on the empty atom set (e.g. `!x`), used
+    /// when there is no forward automaton.
+    empty_winner: u32,
+    reference: OnceLock<Reference>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher").field("rules", &self.rules.rules().len()).field("stats", &self.stats()).finish()
+    }
+}
+
+/// The outcome for one module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A rule with attributes won: the module gets an adapter.
+    Adapt,
+    /// An `exclude` rule won.
+    Exclude,
+    /// No rule matched: not adapted.
+    None,
+}
+
+impl Outcome {
+    /// `"adapt"`, `"exclude"` or `"none"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Adapt => "adapt",
+            Outcome::Exclude => "exclude",
+            Outcome::None => "none",
+        }
+    }
+}
+
+/// The decision for one module name: the winning rule, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    rule: Option<&'a Rule>,
+}
+
+impl<'a> Decision<'a> {
+    /// The winning rule.
+    pub fn rule(&self) -> Option<&'a Rule> {
+        self.rule
+    }
+    /// Its 0-based index in file order.
+    pub fn rule_index(&self) -> Option<usize> {
+        self.rule.map(|r| r.index)
+    }
+    /// Adapt, exclude, or none.
+    pub fn outcome(&self) -> Outcome {
+        match self.rule {
+            None => Outcome::None,
+            Some(r) if r.attrs.is_some() => Outcome::Adapt,
+            Some(_) => Outcome::Exclude,
+        }
+    }
+    /// Effective attributes (defaults overlaid by the rule's overrides) when adapted.
+    pub fn attrs(&self) -> Option<&'a Attrs> {
+        self.rule.and_then(|r| r.attrs.as_ref())
+    }
+    /// `alpha / rank` (or `/ sqrt(rank)` with `use_rslora`) when adapted and both are known.
+    pub fn scaling(&self) -> Option<f64> {
+        self.rule.and_then(|r| r.scaling)
+    }
+}
+
+fn is_dot_star(h: &Hir) -> Option<bool> {
+    // Some(true): `(?s:.)*` (any char); Some(false): `.*` (any but \n).
+    if let HirKind::Repetition(rep) = h.kind() {
+        if rep.min == 0 && rep.max.is_none() {
+            if *rep.sub == Hir::dot(Dot::AnyChar) {
+                return Some(true);
+            }
+            if *rep.sub == Hir::dot(Dot::AnyCharExceptLF) {
+                return Some(false);
+            }
+            if let HirKind::Class(Class::Bytes(_)) = rep.sub.kind() {
+                if *rep.sub == Hir::dot(Dot::AnyByteExceptLF) {
+                    return Some(false);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `hir` without a trailing `.*`, if it has one.
+fn strip_trailing_dot_star(hir: &Hir) -> Option<Hir> {
+    if is_dot_star(hir).is_some() {
+        return Some(Hir::empty());
+    }
+    if let HirKind::Concat(subs) = hir.kind() {
+        if let Some((last, init)) = subs.split_last() {
+            if is_dot_star(last).is_some() {
+                return Some(Hir::concat(init.to_vec()));
+            }
+        }
+    }
+    None
+}
+
+/// `(?:.*\.)?(?:K)`: the key rule as a forward full-match regex.
+fn key_forward(k: &Hir) -> Hir {
+    let prefix = Hir::concat(vec![
+        Hir::repetition(regex_syntax::hir::Repetition {
+            min: 0,
+            max: None,
+            greedy: true,
+            sub: Box::new(Hir::dot(Dot::AnyCharExceptLF)),
+        }),
+        Hir::literal(*b"."),
+    ]);
+    Hir::concat(vec![
+        Hir::repetition(regex_syntax::hir::Repetition { min: 0, max: Some(1), greedy: true, sub: Box::new(prefix) }),
+        k.clone(),
+    ])
+}
+
+/// `(?:^|\.)(?:K)`: the key rule for the reverse automaton.
+fn key_reverse(k: &Hir) -> Hir {
+    Hir::concat(vec![Hir::alternation(vec![Hir::look(Look::Start), Hir::literal(*b".")]), k.clone()])
+}
+
+impl Matcher {
+    /// Compiles `rules` with the default [`Config`].
+    ///
+    /// # Errors
+    /// See [`Matcher::with_config`].
+    pub fn new(rules: RuleSet) -> Result<Matcher, CompileError> {
+        Matcher::with_config(rules, &Config::default())
+    }
+
+    /// Compiles `rules` into one forward automaton (and a reverse one for many
+    /// key rules), then precomputes the winning rule of every DFA state.
+    ///
+    /// Complexity: the DFA build (worst case exponential in the patterns,
+    /// bounded by the size limits; then the lazy DFA takes over), plus one
+    /// pass over the DFA states × byte classes.
+    ///
+    /// # Errors
+    /// [`CompileError::Nfa`] when the NFA exceeds [`Config::nfa_size_limit`].
+    pub fn with_config(rules: RuleSet, config: &Config) -> Result<Matcher, CompileError> {
+        let mut fwd_hirs = Vec::new();
+        let mut fwd_roles = Vec::new();
+        let mut rev_hirs = Vec::new();
+        let mut rev_roles = Vec::new();
+        let simple_keys = rules
+            .rules()
+            .iter()
+            .filter(|r| matches!(r.expr, Expr::Atom(a) if rules.atoms()[a].kind == PatternKind::Key))
+            .count();
+        let keys_reverse = simple_keys > config.inline_key_limit;
+        let mut bool_rules = Vec::new();
+        for r in rules.rules() {
+            let idx = r.index as u32;
+            match &r.expr {
+                Expr::Atom(a) => {
+                    let atom = &rules.atoms()[*a];
+                    if atom.kind == PatternKind::Key && keys_reverse {
+                        rev_hirs.push(key_reverse(&atom.hir));
+                        rev_roles.push(Role::Prefix(idx));
+                        continue;
+                    }
+                    let hir = if atom.kind == PatternKind::Key { key_forward(&atom.hir) } else { atom.hir.clone() };
+                    match strip_trailing_dot_star(&hir) {
+                        Some(h) => {
+                            fwd_hirs.push(h);
+                            fwd_roles.push(Role::Prefix(idx));
+                        }
+                        None => {
+                            fwd_hirs.push(hir);
+                            fwd_roles.push(Role::Full(idx));
+                        }
+                    }
+                }
+                e => {
+                    let mut ids = Vec::new();
+                    e.atoms(&mut ids);
+                    for a in ids {
+                        let atom = &rules.atoms()[a];
+                        fwd_hirs.push(if atom.kind == PatternKind::Key { key_forward(&atom.hir) } else { atom.hir.clone() });
+                        fwd_roles.push(Role::Bool(a as u32));
+                    }
+                    bool_rules.push(idx);
+                }
+            }
+        }
+        let empty_winner = bool_rules
+            .iter()
+            .copied()
+            .find(|&i| rules.rules()[i as usize].expr.eval(&mut |_| false))
+            .unwrap_or(NONE);
+        let fwd = if fwd_hirs.is_empty() {
+            None
+        } else {
+            Some(Walker::build(&rules, &bool_rules, fwd_hirs, fwd_roles, false, config)?)
+        };
+        let rev = if rev_hirs.is_empty() {
+            None
+        } else {
+            Some(Walker::build(&rules, &[], rev_hirs, rev_roles, true, config)?)
+        };
+        Ok(Matcher { rules, fwd, rev, empty_winner, reference: OnceLock::new() })
+    }
+
+    /// The rule set this matcher was compiled from.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Resolves one module name: the lowest-index rule whose pattern matches
+    /// (first match wins), or none.
+    ///
+    /// O(len(name)) per automaton, no allocation, independent of the number
+    /// of rules (names containing `\n` take the reference path instead).
+    pub fn resolve(&self, name: &str) -> Decision<'_> {
+        let idx = self.resolve_index(name);
+        Decision { rule: idx.and_then(|i| self.rules.rules().get(i)) }
+    }
+
+    /// The winning rule's index, if any. Same cost as [`Matcher::resolve`].
+    pub fn resolve_index(&self, name: &str) -> Option<usize> {
+        if name.as_bytes().contains(&b'\n') {
+            return self.reference().resolve(name);
+        }
+        let mut best = match &self.fwd {
+            Some(w) => w.walk(name.as_bytes(), &self.rules),
+            None => self.empty_winner,
+        };
+        if let Some(w) = &self.rev {
+            best = best.min(w.walk(name.as_bytes(), &self.rules));
+        }
+        (best != NONE).then_some(best as usize)
+    }
+
+    /// Resolves many names, in parallel (rayon) for large batches; the
+    /// result has one entry per name, in order.
+    pub fn resolve_batch<S: AsRef<str> + Sync>(&self, names: &[S]) -> Vec<Option<usize>> {
+        use rayon::prelude::*;
+        if names.len() < 16_384 {
+            return names.iter().map(|n| self.resolve_index(n.as_ref())).collect();
+        }
+        names.par_iter().with_min_len(4096).map(|n| self.resolve_index(n.as_ref())).collect()
+    }
+
+    /// The naive reference resolver for this rule set (built on first use).
+    pub fn reference(&self) -> &Reference {
+        self.reference.get_or_init(|| Reference::new(&self.rules))
+    }
+
+    /// Bytes used by the automata and their tables (lazy caches counted at
+    /// their configured capacity).
+    pub fn memory_usage(&self) -> usize {
+        self.fwd.as_ref().map_or(0, Walker::memory_usage) + self.rev.as_ref().map_or(0, Walker::memory_usage)
+    }
+
+    /// Which automata were built and how big they are.
+    pub fn stats(&self) -> Stats {
+        let kind = |w: &Option<Walker>| match w.as_ref().map(|w| &w.kind) {
+            None => "none",
+            Some(Kind::Dense { .. }) => "dense",
+            Some(Kind::Lazy { .. }) => "lazy",
+        };
+        let states = |w: &Option<Walker>| match w.as_ref().map(|w| &w.kind) {
+            Some(Kind::Dense { on_eoi, .. }) => on_eoi.len(),
+            _ => 0,
+        };
+        Stats {
+            forward: kind(&self.fwd),
+            reverse: kind(&self.rev),
+            forward_patterns: self.fwd.as_ref().map_or(0, |w| w.roles.len()),
+            reverse_patterns: self.rev.as_ref().map_or(0, |w| w.roles.len()),
+            dense_states: states(&self.fwd) + states(&self.rev),
+            memory: self.memory_usage(),
+        }
+    }
+}
+
+/// The first rule (in index order) that wins given the roles of the
+/// patterns held by an end-of-name match state.
+fn winner_of(rules: &RuleSet, bool_rules: &[u32], roles: &[Role], held: &mut dyn Iterator<Item = usize>) -> u32 {
+    let mut best = NONE;
+    let mut bools: Vec<u32> = Vec::new();
+    for pid in held {
+        match roles.get(pid) {
+            Some(Role::Full(r)) | Some(Role::Prefix(r)) => best = best.min(*r),
+            Some(Role::Bool(a)) => bools.push(*a),
+            None => {}
+        }
+    }
+    for &r in bool_rules {
+        if r >= best {
+            break;
+        }
+        if rules.rules()[r as usize].expr.eval(&mut |a| bools.contains(&(a as u32))) {
+            return r;
+        }
+    }
+    best
+}
+
+impl Walker {
+    fn build(
+        rules: &RuleSet,
+        bool_rules: &[u32],
+        hirs: Vec<Hir>,
+        roles: Vec<Role>,
+        reverse: bool,
+        config: &Config,
+    ) -> Result<Walker, CompileError> {
+        let nfa = NFA::compiler()
+            .configure(
+                thompson::Config::new()
+                    .which_captures(WhichCaptures::None)
+                    .nfa_size_limit(Some(config.nfa_size_limit))
+                    .shrink(false)
+                    .reverse(reverse),
+            )
+            .build_many_from_hir(&hirs)
+            .map_err(|e| CompileError::Nfa { patterns: hirs.len(), message: e.to_string() })?;
+        let has_prefix = roles.iter().any(|r| matches!(r, Role::Prefix(_)));
+        let dense = if config.force_lazy {
+            None
+        } else {
+            dense::Builder::new()
+                .configure(
+                    dense::Config::new()
+                        .match_kind(MatchKind::All)
+                        .start_kind(regex_automata::dfa::StartKind::Anchored)
+                        .accelerate(false)
+                        .specialize_start_states(false)
+                        .minimize(false)
+                        .dfa_size_limit(Some(config.dfa_size_limit))
+                        .determinize_size_limit(Some(config.determinize_size_limit)),
+                )
+                .build_from_nfa(&nfa)
+                .ok()
+        };
+        let kind = match dense {
+            Some(dfa) => {
+                let Ok(start) = dfa.start_state(&start::Config::new().anchored(Anchored::Yes)) else {
+                    return Err(CompileError::Nfa { patterns: hirs.len(), message: "no anchored start state".into() });
+                };
+                let (on_eoi, pre) = tables(&dfa, start, rules, bool_rules, &roles);
+                Kind::Dense { stride2: dfa.stride2(), dfa, start, on_eoi, pre }
+            }
+            None => {
+                let dfa = hybrid::dfa::Builder::new()
+                    .configure(
+                        hybrid::dfa::Config::new()
+                            .match_kind(MatchKind::All)
+                            .cache_capacity(config.lazy_cache_capacity)
+                            .skip_cache_capacity_check(true)
+                            .minimum_cache_clear_count(None),
+                    )
+                    .build_from_nfa(nfa)
+                    .map_err(|e| CompileError::Nfa { patterns: hirs.len(), message: e.to_string() })?;
+                let d2 = dfa.clone();
+                let create: CachePoolFn = Box::new(move || d2.create_cache());
+                Kind::Lazy { dfa, pool: Pool::new(create) }
+            }
+        };
+        let _ = rules;
+        Ok(Walker { kind, reverse, roles, has_prefix })
+    }
+
+    fn memory_usage(&self) -> usize {
+        match &self.kind {
+            Kind::Dense { dfa, on_eoi, pre, .. } => dfa.memory_usage() + 4 * (on_eoi.len() + pre.len()),
+            Kind::Lazy { dfa, .. } => dfa.memory_usage() + dfa.get_config().get_cache_capacity(),
+        }
+    }
+
+    #[inline]
+    fn walk(&self, name: &[u8], rules: &RuleSet) -> u32 {
+        match &self.kind {
+            Kind::Dense { dfa, start, stride2, on_eoi, pre } => {
+                if self.reverse {
+                    walk_dense(dfa, *start, *stride2, on_eoi, pre, self.has_prefix, name.iter().rev().copied())
+                } else {
+                    walk_dense(dfa, *start, *stride2, on_eoi, pre, self.has_prefix, name.iter().copied())
+                }
+            }
+            Kind::Lazy { dfa, pool } => {
+                let mut cache = pool.get();
+                let r = if self.reverse {
+                    self.walk_lazy(dfa, &mut cache, name.iter().rev().copied(), rules)
+                } else {
+                    self.walk_lazy(dfa, &mut cache, name.iter().copied(), rules)
+                };
+                // A lazy DFA without a give-up threshold does not fail; if it
+                // ever did, answer from the reference resolver.
+                r.unwrap_or(NONE)
+            }
+        }
+    }
+
+    fn walk_lazy(
+        &self,
+        dfa: &hybrid::dfa::DFA,
+        cache: &mut hybrid::dfa::Cache,
+        bytes: impl Iterator<Item = u8>,
+        rules: &RuleSet,
+    ) -> Option<u32> {
+        let mut s = dfa.start_state(cache, &start::Config::new().anchored(Anchored::Yes)).ok()?;
+        let mut best = NONE;
+        let bool_rules: Vec<u32> = Vec::new();
+        for b in bytes {
+            s = dfa.next_state(cache, s, b).ok()?;
+            if s.is_tagged() {
+                if s.is_dead() {
+                    return Some(best.min(self.lazy_eoi_winner(dfa, cache, s, rules, &bool_rules)));
+                }
+                if self.has_prefix && s.is_match() {
+                    for i in 0..dfa.match_len(cache, s) {
+                        if let Some(Role::Prefix(r)) = self.roles.get(dfa.match_pattern(cache, s, i).as_usize()) {
+                            best = best.min(*r);
+                        }
+                    }
+                }
+            }
+        }
+        let e = dfa.next_eoi_state(cache, s).ok()?;
+        Some(best.min(self.lazy_eoi_winner(dfa, cache, e, rules, &bool_rules)))
+    }
+
+    fn lazy_eoi_winner(
+        &self,
+        dfa: &hybrid::dfa::DFA,
+        cache: &hybrid::dfa::Cache,
+        e: hybrid::LazyStateID,
+        rules: &RuleSet,
+        _unused: &[u32],
+    ) -> u32 {
+        let n = if e.is_match() { dfa.match_len(cache, e) } else { 0 };
+        let mut best = NONE;
+        for i in 0..n {
+            match self.roles.get(dfa.match_pattern(cache, e, i).as_usize()) {
+                Some(Role::Full(r)) | Some(Role::Prefix(r)) => best = best.min(*r),
+                _ => {}
+            }
+        }
+        // Boolean rules: evaluate in order over the state's atoms.
+        for r in rules.rules().iter().take(best.min(rules.rules().len() as u32) as usize) {
+            if matches!(r.expr, Expr::Atom(_)) {
+                continue;
+            }
+            let held = |a: usize| {
+                (0..n).any(|i| matches!(self.roles.get(dfa.match_pattern(cache, e, i).as_usize()), Some(Role::Bool(x)) if *x as usize == a))
+            };
+            if r.expr.eval(&mut { held }) {
+                return r.index as u32;
+            }
+        }
+        best
+    }
+}
+
+#[inline(always)]
+fn walk_dense(
+    dfa: &dense::DFA<Vec<u32>>,
+    start: StateID,
+    stride2: usize,
+    on_eoi: &[u32],
+    pre: &[u32],
+    has_prefix: bool,
+    bytes: impl Iterator<Item = u8>,
+) -> u32 {
+    let mut s = start;
+    let mut best = NONE;
+    let idx = |s: StateID| s.as_usize() >> stride2;
+    for b in bytes {
+        s = dfa.next_state(s, b);
+        if dfa.is_special_state(s) {
+            if dfa.is_dead_state(s) {
+                return best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE));
+            }
+            if has_prefix && dfa.is_match_state(s) {
+                best = best.min(pre.get(idx(s)).copied().unwrap_or(NONE));
+            }
+        }
+    }
+    best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE))
+}
+
+/// One traversal of the dense DFA from its anchored start state: for every
+/// reachable state, the winner if the name ends there (`on_eoi`) and the
+/// best prefix rule it holds (`pre`).
+fn tables(
+    dfa: &dense::DFA<Vec<u32>>,
+    start: StateID,
+    rules: &RuleSet,
+    bool_rules: &[u32],
+    roles: &[Role],
+) -> (Vec<u32>, Vec<u32>) {
+    let stride2 = dfa.stride2();
+    let idx = |s: StateID| s.as_usize() >> stride2;
+    let mut on_eoi: Vec<u32> = Vec::new();
+    let mut pre: Vec<u32> = Vec::new();
+    let mut seen: Vec<bool> = Vec::new();
+    let mut stack = vec![start];
+    let reps: Vec<u8> = dfa.byte_classes().representatives(..).filter_map(|u| u.as_u8()).collect();
+    let mark = |s: StateID, seen: &mut Vec<bool>| -> bool {
+        let i = idx(s);
+        if i >= seen.len() {
+            seen.resize(i + 1, false);
+        }
+        !std::mem::replace(&mut seen[i], true)
+    };
+    mark(start, &mut seen);
+    while let Some(s) = stack.pop() {
+        let i = idx(s);
+        if i >= on_eoi.len() {
+            on_eoi.resize(i + 1, NONE);
+            pre.resize(i + 1, NONE);
+        }
+        if dfa.is_match_state(s) {
+            let mut best = NONE;
+            for k in 0..dfa.match_len(s) {
+                if let Some(Role::Prefix(r)) = roles.get(dfa.match_pattern(s, k).as_usize()) {
+                    best = best.min(*r);
+                }
+            }
+            pre[i] = best;
+        }
+        let e = dfa.next_eoi_state(s);
+        let held: Vec<usize> = if dfa.is_match_state(e) {
+            (0..dfa.match_len(e)).map(|k| dfa.match_pattern(e, k).as_usize()).collect()
+        } else {
+            Vec::new()
+        };
+        on_eoi[i] = winner_of(rules, bool_rules, roles, &mut held.into_iter());
+        if dfa.is_dead_state(s) {
+            continue;
+        }
+        for &b in &reps {
+            let t = dfa.next_state(s, b);
+            if mark(t, &mut seen) {
+                stack.push(t);
+            }
+        }
+    }
+    (on_eoi, pre)
+}
