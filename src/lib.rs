@@ -56,6 +56,7 @@ pub mod ir;
 pub mod limits;
 pub mod modules;
 pub mod pattern;
+pub mod peft;
 pub mod print;
 pub mod schema;
 pub mod syntax;

@@ -509,14 +509,12 @@ impl Walker {
                 Kind::Dense { stride2: dfa.stride2(), dfa, start, on_eoi, pre }
             }
             None => {
+                let base = hybrid::dfa::Config::new().match_kind(MatchKind::All).minimum_cache_clear_count(None);
+                // A cache below the minimum is raised to the minimum: a lazy DFA
+                // below it is not usable.
+                let min = base.get_minimum_cache_capacity(&nfa).unwrap_or(0);
                 let dfa = hybrid::dfa::Builder::new()
-                    .configure(
-                        hybrid::dfa::Config::new()
-                            .match_kind(MatchKind::All)
-                            .cache_capacity(config.lazy_cache_capacity)
-                            .skip_cache_capacity_check(true)
-                            .minimum_cache_clear_count(None),
-                    )
+                    .configure(base.cache_capacity(config.lazy_cache_capacity.max(min)))
                     .build_from_nfa(nfa)
                     .map_err(|e| CompileError::Nfa { patterns: hirs.len(), message: e.to_string() })?;
                 let d2 = dfa.clone();
@@ -603,6 +601,10 @@ impl Walker {
                 Some(Role::Full(r)) | Some(Role::Prefix(r)) => best = best.min(*r),
                 _ => {}
             }
+        }
+        // Boolean rules live in the forward automaton only.
+        if self.reverse {
+            return best;
         }
         // Boolean rules: evaluate in order over the state's atoms.
         for r in rules.rules().iter().take(best.min(rules.rules().len() as u32) as usize) {

@@ -1,1 +1,11 @@
+//! The single integration-test binary (ripgrep style: compiled once).
 
+mod cli;
+mod diagnostics;
+mod model;
+mod peft_conformance;
+mod peft_convert;
+mod peft_pyregex_python;
+mod peft_units;
+mod spec;
+mod util;

@@ -1,0 +1,1 @@
+//! Legacy PEFT config → `.lora` rules (work in progress, see issue 3).

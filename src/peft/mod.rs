@@ -1,0 +1,18 @@
+//! The bridge to Hugging Face PEFT 0.21.2: a direct evaluator of legacy
+//! `adapter_config.json` files / `LoraConfig` kwargs that reproduces what
+//! real PEFT does, checked against the 400 cases PEFT itself answered
+//! (`spec/peft-0.21.2/cases.json`).
+//!
+//! * [`legacy`]: config parsing ([`legacy::LegacyConfig`]) and evaluation
+//!   ([`legacy::evaluate`]) over a model description ([`legacy::ModelInfo`]).
+//! * [`pyregex`]: Python 3.11 `re` parsing, validation and translation to
+//!   the `regex` / `fancy-regex` crates ([`pyregex::translate_python_regex`]).
+//! * [`layers`]: layer-index extraction for `layers_to_transform`.
+
+pub mod convert;
+pub mod layers;
+pub mod legacy;
+pub mod pyregex;
+
+pub use legacy::{evaluate, Decision, Evaluation, LegacyConfig, LegacyError, ModelInfo, Module, PeftErrorKind, Warning};
+pub use pyregex::{non_dfa_construct, translate_python_regex, Engine, PyRegexError, Translated};

@@ -1,0 +1,121 @@
+//! Differential property tests: the automaton against the naive reference
+//! (try each rule in order with its own regex, first match wins), on
+//! generated rule sets and names generated to hit the patterns.
+
+use lora_rules::engine::Config;
+use proptest::prelude::*;
+
+use crate::util::compile_with;
+
+const SEGMENTS: &[&str] = &[
+    "model", "layers", "0", "1", "2", "3", "10", "31", "mlp", "self_attn", "q_proj", "k_proj", "up_proj",
+    "down_proj", "experts", "17", "visual", "blocks", "lm_head", "encoder", "q", "é", "w1",
+];
+
+fn name() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(SEGMENTS), 1..7).prop_map(|v| v.join("."))
+}
+
+fn path_atom() -> impl Strategy<Value = String> {
+    let seg = prop::sample::select(vec![
+        "model", "layers", "*", "**", "{0..3}", "{1,10,31}", "*_proj", "{q,k}_proj", "mlp", "self_attn",
+        "experts", "q*", "visual", "blocks", "lm_head",
+    ]);
+    prop::collection::vec(seg, 1..6).prop_map(|v| format!("\"{}\"", v.join(".")))
+}
+
+fn regex_atom() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        r".*_proj", r"model\.layers\.\d+\..*", r".*\.(q|k)_proj", r".*layers\.1.*", r"[a-z_.]+", "model.*",
+        r".*a.*j", r"model\.layers\.3\.mlp\.up_proj", "model.layers.3.mlp.up_proj", r".*\.\d\..*", r"(?i).*Q_PROJ",
+        r".*", r"lm_head", r".*experts\.1\d*\.w1", r"\w+(\.\w+)*", r".*visual.*", "", r"model(\.layers)?\..*",
+    ])
+    .prop_map(|r| format!("re \"{r}\""))
+}
+
+fn key_atom() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "q_proj", r"layers\.\d", r"mlp\..*", r".*_proj", r"\d+\.mlp\.up_proj", "(?i)Q_PROJ", "proj", "x|mlp",
+        "k_proj|up_proj", r"layers.1", "model.layers.10.mlp.down_proj", r"^model\..*", r".*\.q", "w1", "é",
+        r"3\..*", "lm_head", r"[0-9]+",
+    ])
+    .prop_map(|k| format!("key \"{k}\""))
+}
+
+fn atom() -> impl Strategy<Value = String> {
+    prop_oneof![path_atom(), regex_atom(), key_atom()]
+}
+
+fn pattern() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => atom(),
+        1 => (atom(), atom()).prop_map(|(a, b)| format!("{a} & !{b}")),
+        1 => (atom(), atom()).prop_map(|(a, b)| format!("({a} | {b})")),
+        1 => atom().prop_map(|a| format!("!{a}")),
+    ]
+}
+
+fn rule_set() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (pattern(), prop_oneof![Just("exclude".to_string()), (1u32..64).prop_map(|r| format!("{{ rank = {r} }}"))]),
+        1..12,
+    )
+    .prop_map(|rules| rules.into_iter().map(|(p, a)| format!("{p} {a}\n")).collect())
+}
+
+fn configs() -> Vec<(&'static str, Config)> {
+    vec![
+        ("default", Config::default()),
+        ("keys-reverse", Config { inline_key_limit: 0, ..Config::default() }),
+        ("lazy", Config { force_lazy: true, ..Config::default() }),
+        ("lazy-reverse-tiny-cache", Config { force_lazy: true, inline_key_limit: 0, lazy_cache_capacity: 0, ..Config::default() }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Every engine configuration agrees with the reference on every name.
+    #[test]
+    fn automaton_equals_reference(rules in rule_set(), names in prop::collection::vec(name(), 1..40)) {
+        for (label, cfg) in configs() {
+            let m = match compile_with(&rules, &cfg) {
+                Ok(m) => m,
+                Err(d) => panic!("{label}: {d}\n{rules}"),
+            };
+            for n in &names {
+                prop_assert_eq!(m.resolve_index(n), m.reference().resolve(n), "config {} name {} rules:\n{}", label, n, rules);
+            }
+        }
+    }
+}
+
+/// Names taken from the patterns themselves, so that matches are common.
+#[test]
+fn automaton_equals_reference_on_real_llama_names() {
+    let names: Vec<String> = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/models/llama-3-8b.tsv"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next().map(str::to_string))
+        .collect();
+    assert_eq!(names.len(), 422);
+    let rules = r#"
+        "model.layers.{0..3}.mlp.*" exclude
+        re "model\.layers\.3.*" { rank = 3 }
+        key "layers\.1\d\.self_attn\.[qk]_proj" { rank = 12 }
+        "**.*_proj" & !key "o_proj" { rank = 16 }
+        !re ".*\.layers\..*" { rank = 1 }
+    "#;
+    for (label, cfg) in configs() {
+        let m = compile_with(rules, &cfg).unwrap_or_else(|d| panic!("{d}"));
+        let mut counts = [0usize; 6];
+        for n in &names {
+            let got = m.resolve_index(n);
+            assert_eq!(got, m.reference().resolve(n), "{label} {n}");
+            counts[got.unwrap_or(5)] += 1;
+        }
+        // Counts computed independently with Python `re.fullmatch` over the same names.
+        assert_eq!(counts, [16, 35, 20, 145, 6, 200], "{label}");
+    }
+}

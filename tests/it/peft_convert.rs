@@ -1,0 +1,1 @@
+//! convert tests (in progress)
