@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use lora_rules::diag::{Diagnostic, Diagnostics};
 use lora_rules::modules::ModuleList;
-use lora_rules::{Format, Matcher, Outcome, Source};
+use lora_rules::{Format, Matcher};
 
+mod legacy;
 mod output;
 
 /// Documented exit codes.
@@ -125,7 +126,7 @@ fn render_human(d: &Diagnostic) -> String {
     }
 }
 
-fn one(d: Diagnostic) -> Diagnostics {
+pub(crate) fn one(d: Diagnostic) -> Diagnostics {
     let mut ds = Diagnostics::new();
     ds.push(d);
     ds
@@ -197,17 +198,29 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             Ok(Exit::Ok)
         }
         Command::Resolve { rules, modules, format } => {
-            let (m, warnings) = load_rules(&rules)?;
-            report(&warnings, fmt);
+            let source = lora_rules::modules::read_source(&rules).map_err(|d| (one(d), Exit::Usage))?;
             let list = load_modules(&modules)?;
             let names = list.names();
-            let winners = m.resolve_batch(&names);
+            let (rows, rule_names) = if legacy::is_legacy_config(&source) {
+                (legacy::rows(&source, &list)?, Vec::new())
+            } else {
+                let (m, warnings) = load_rules(&rules)?;
+                report(&warnings, fmt);
+                let winners = m.resolve_batch(&names);
+                let rule_names = m
+                    .rules()
+                    .rules()
+                    .iter()
+                    .map(|r| (r.pattern_text.clone(), m.rules().location(r.index).unwrap_or_default()))
+                    .collect();
+                (output::rows(&m, &names, &winners), rule_names)
+            };
             let out = std::io::stdout();
             let mut w = std::io::BufWriter::new(out.lock());
             let r = match format {
-                OutFormat::Jsonl => output::jsonl(&mut w, &m, &names, &winners),
-                OutFormat::Json => output::json(&mut w, &m, &names, &winners),
-                OutFormat::Table => output::table(&mut w, &m, &names, &winners),
+                OutFormat::Jsonl => output::jsonl(&mut w, &rows),
+                OutFormat::Json => output::json(&mut w, &rows),
+                OutFormat::Table => output::table(&mut w, &rows, &rule_names),
             }
             .and_then(|()| w.flush());
             match r {
@@ -227,12 +240,3 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
     }
 }
 
-#[allow(dead_code)]
-fn source_of(m: &Matcher) -> Option<&Source> {
-    m.rules().source()
-}
-
-#[allow(dead_code)]
-fn outcome_word(o: Outcome) -> &'static str {
-    o.as_str()
-}
