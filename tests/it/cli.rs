@@ -1,1 +1,159 @@
+//! End-to-end runs of the built binary: exit codes and exact output.
 
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lora-rules"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("LORA_RULES_ERROR_FORMAT", "plain");
+    c
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tmp(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("lora-rules-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write temp file");
+    p.display().to_string()
+}
+
+#[test]
+fn readme_main_command_summary() {
+    let (code, out, _) = run(&["resolve", "examples/llama-3-8b.lora", "--modules", "examples/models/llama-3-8b.tsv"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("422 modules: 176 adapted, 65 excluded, 181 unmatched\n"), "{out}");
+    assert!(out.contains("every rule decided at least one module"));
+}
+
+#[test]
+fn json_and_lora_examples_agree() {
+    let a = run(&["resolve", "examples/llama-3-8b.lora", "-m", "examples/models/llama-3-8b.tsv", "-f", "jsonl"]).1;
+    let b = run(&["resolve", "examples/llama-3-8b.json", "-m", "examples/models/llama-3-8b.tsv", "-f", "jsonl"]).1;
+    let strip = |s: &str| -> Vec<(String, String)> {
+        s.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("jsonl");
+                (v["module"].to_string(), format!("{} {} {}", v["action"], v["attrs"]["rank"], v["scaling"]))
+            })
+            .collect()
+    };
+    assert_eq!(strip(&a).len(), 422);
+    let differ: Vec<_> = strip(&a).into_iter().zip(strip(&b)).filter(|(x, y)| x != y).collect();
+    // The JSON form has no dropout default, so only rank/scaling/action are compared.
+    assert!(differ.is_empty(), "{differ:?}");
+}
+
+#[test]
+fn jsonl_record_is_exact() {
+    let rules = tmp("r.lora", "defaults { rank = 8, alpha = 16 }\n\"a.*\" { alpha = 4.0 }\n\"b\" exclude\n");
+    let mods = tmp("m.txt", "# comment\na.x\nb\nc\n");
+    let (code, out, err) = run(&["resolve", &rules, "-m", &mods, "-f", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"module":"a.x","rule":0,"action":"adapt","attrs":{"rank":8,"alpha":4.0},"scaling":0.5}"#, "\n",
+            r#"{"module":"b","rule":1,"action":"exclude","attrs":null,"scaling":null}"#, "\n",
+            r#"{"module":"c","rule":null,"action":"none","attrs":null,"scaling":null}"#, "\n",
+        )
+    );
+}
+
+#[test]
+fn check_reports_located_errors_and_exit_1() {
+    let rules = tmp("bad.lora", "\"**\" { rnak = 8 }\n\"x\" { rank = 0 }\n");
+    let (code, _, err) = run(&["check", &rules]);
+    assert_eq!(code, 1);
+    assert!(err.contains("error[L010]: unknown attribute `rnak`"), "{err}");
+    assert!(err.contains("bad.lora:1:8"), "{err}");
+    assert!(err.contains("help: did you mean `rank`?"), "{err}");
+    assert!(err.contains("error[L012]"), "both errors in one run: {err}");
+    assert!(err.contains("bad.lora:2:14"), "{err}");
+}
+
+#[test]
+fn json_error_format() {
+    let rules = tmp("dup.json", "{\"a\": null, \"a\": {}}");
+    let out = bin().args(["--error-format", "json", "check", &rules]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let line = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default().to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
+    assert_eq!(v["code"], "L031");
+    assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(1), Some(13)));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(run(&["resolve"]).0, 2);
+    assert_eq!(run(&["check", "/nonexistent/rules.lora"]).0, 2);
+    let bin_file = tmp("latin1.lora", "");
+    std::fs::write(&bin_file, b"\"a\" { rank = 8 }\n\xff\xfe").expect("write");
+    let (code, _, err) = run(&["check", &bin_file]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not valid UTF-8 (byte 17, line 2, column 1)"), "{err}");
+}
+
+#[test]
+fn explain_lists_shadowed_rules() {
+    let (code, out, _) = run(&["explain", "examples/llama-3-8b.lora", "model.layers.30.mlp.down_proj"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("model.layers.30.mlp.down_proj: rule 3 wins (examples/llama-3-8b.lora:7:1)"), "{out}");
+    assert!(out.contains("  rule 4 (examples/llama-3-8b.lora:8:1): key"), "{out}");
+}
+
+#[test]
+fn safetensors_index_input() {
+    let idx = tmp(
+        "model.safetensors.index.json",
+        r#"{"metadata": {}, "weight_map": {"model.layers.0.mlp.experts.1.down_proj.weight": "a", "model.layers.0.mlp.experts.1.down_proj.bias": "a", "lm_head.weight": "b", "model.layers.0.self_attn.rotary_emb.inv_freq": "a"}}"#,
+    );
+    let rules = tmp("r2.lora", "\"**.experts.*.down_proj\" { rank = 4 }\n");
+    let (code, out, err) = run(&["resolve", &rules, "-m", &idx, "-f", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let mods: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["module"].to_string()).unwrap_or_default())
+        .collect();
+    assert_eq!(mods, ["\"model.layers.0.mlp.experts.1.down_proj\"", "\"lm_head\"", "\"model.layers.0.self_attn.rotary_emb\""]);
+}
+
+#[test]
+fn safetensors_header_input() {
+    // 8-byte little-endian header length, then the JSON header, then the data.
+    let header = r#"{"b.lora_B.weight":{"dtype":"F32","shape":[4,2],"data_offsets":[0,32]},"a.lora_A.weight":{"dtype":"F32","shape":[2,4],"data_offsets":[32,64]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    let path = tmp("adapter_model.safetensors", "");
+    std::fs::write(&path, bytes).expect("write");
+    let rules = tmp("r3.lora", "\"**.lora_A\" { rank = 2 }\n");
+    let (code, out, err) = run(&["resolve", &rules, "-m", &path, "-f", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2);
+    assert!(out.lines().next().unwrap_or_default().starts_with(r#"{"module":"b.lora_B","rule":null"#), "{out}");
+}
+
+#[test]
+fn legacy_config_resolves_directly() {
+    let cfg = tmp(
+        "adapter_config.json",
+        r#"{"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "r": 8, "lora_alpha": 16, "rank_pattern": {"layers.1.self_attn.q_proj": 4}, "exclude_modules": ["model.layers.0.self_attn.v_proj"]}"#,
+    );
+    let mods = tmp("m2.txt", "model.layers.0.self_attn.q_proj\nmodel.layers.0.self_attn.v_proj\nmodel.layers.1.self_attn.q_proj\nlm_head\n");
+    let (code, out, err) = run(&["resolve", &cfg, "-m", &mods, "-f", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], r#"{"module":"model.layers.0.self_attn.q_proj","rule":null,"action":"adapt","attrs":{"rank":8,"alpha":16},"scaling":2.0}"#);
+    assert_eq!(lines[1], r#"{"module":"model.layers.0.self_attn.v_proj","rule":null,"action":"exclude","attrs":null,"scaling":null}"#);
+    assert_eq!(lines[2], r#"{"module":"model.layers.1.self_attn.q_proj","rule":null,"action":"adapt","attrs":{"rank":4,"alpha":16},"scaling":4.0}"#);
+    assert_eq!(lines[3], r#"{"module":"lm_head","rule":null,"action":"none","attrs":null,"scaling":null}"#);
+}
