@@ -15,7 +15,8 @@ pub fn names(file: &str) -> Vec<String> {
 }
 
 pub fn rules(file: &str) -> lora_rules::ir::RuleSet {
-    let text = std::fs::read_to_string(format!("{DATA}/{file}")).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let text =
+        std::fs::read_to_string(format!("{DATA}/{file}")).unwrap_or_else(|e| panic!("{file}: {e}"));
     let src = Source::new(file, text.clone());
     match lora_rules::load(&src, Format::detect(file, &text)) {
         Ok((r, _)) => r,

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use regex_automata::dfa::{dense, Automaton};
-use regex_automata::util::start;
 use regex_automata::Anchored;
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::util::start;
 
 #[path = "common.rs"]
 mod common;
@@ -25,7 +25,9 @@ fn time(names: usize, reps: usize, mut f: impl FnMut() -> usize) -> (f64, usize)
 
 fn main() {
     let floor_dfa = dense::DFA::new(r"(?s-u:.)*").expect("floor DFA");
-    let floor_start = floor_dfa.start_state(&start::Config::new().anchored(Anchored::Yes)).expect("start");
+    let floor_start = floor_dfa
+        .start_state(&start::Config::new().anchored(Anchored::Yes))
+        .expect("start");
     let workloads = [
         ("r5.lora", "llama-3-70b.txt"),
         ("r100.lora", "llama-3-70b.txt"),
@@ -41,10 +43,20 @@ fn main() {
         let m = common::matcher(rules_file);
         let build = t0.elapsed();
         let n = names.len();
-        let (ours, c0) = time(n, 5, || names.iter().map(|x| m.resolve_index(x).unwrap_or(usize::MAX)).fold(0, usize::wrapping_add));
+        let (ours, c0) = time(n, 5, || {
+            names
+                .iter()
+                .map(|x| m.resolve_index(x).unwrap_or(usize::MAX))
+                .fold(0, usize::wrapping_add)
+        });
         let reference = m.reference();
         let reps = if n > 10_000 { 1 } else { 3 };
-        let (naive, c1) = time(n, reps, || names.iter().map(|x| reference.resolve(x).unwrap_or(usize::MAX)).fold(0, usize::wrapping_add));
+        let (naive, c1) = time(n, reps, || {
+            names
+                .iter()
+                .map(|x| reference.resolve(x).unwrap_or(usize::MAX))
+                .fold(0, usize::wrapping_add)
+        });
         // RegexSet over every atom, then the first rule whose pattern holds.
         let atoms: Vec<String> = m
             .rules()
@@ -55,14 +67,21 @@ fn main() {
                 _ => format!("^(?:{})$", a.regex),
             })
             .collect();
-        let set = regex::RegexSetBuilder::new(&atoms).size_limit(1 << 30).dfa_size_limit(1 << 28).build().expect("RegexSet");
+        let set = regex::RegexSetBuilder::new(&atoms)
+            .size_limit(1 << 30)
+            .dfa_size_limit(1 << 28)
+            .build()
+            .expect("RegexSet");
         let rules = m.rules().rules();
         let (rset, c2) = time(n, reps, || {
             names
                 .iter()
                 .map(|x| {
                     let hit = set.matches(x);
-                    rules.iter().position(|r| r.expr.eval(&mut |a| hit.matched(a))).unwrap_or(usize::MAX)
+                    rules
+                        .iter()
+                        .position(|r| r.expr.eval(&mut |a| hit.matched(a)))
+                        .unwrap_or(usize::MAX)
                 })
                 .fold(0, usize::wrapping_add)
         });
@@ -78,12 +97,30 @@ fn main() {
                 })
                 .fold(0, usize::wrapping_add)
         });
-        assert_eq!(c0, c1, "automaton and naive reference disagree on {rules_file}/{names_file}");
-        assert_eq!(c0, c2, "automaton and RegexSet disagree on {rules_file}/{names_file}");
+        assert_eq!(
+            c0, c1,
+            "automaton and naive reference disagree on {rules_file}/{names_file}"
+        );
+        assert_eq!(
+            c0, c2,
+            "automaton and RegexSet disagree on {rules_file}/{names_file}"
+        );
         let row = |engine: &str, ns: f64| {
-            println!("| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.2}x |", 1e3 / ns, ns / ours);
+            println!(
+                "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.2}x |",
+                1e3 / ns,
+                ns / ours
+            );
         };
-        row(&format!("automaton (built in {:.1} ms, {} KiB, {:?})", build.as_secs_f64() * 1e3, m.memory_usage() / 1024, m.stats().forward), ours);
+        row(
+            &format!(
+                "automaton (built in {:.1} ms, {} KiB, {:?})",
+                build.as_secs_f64() * 1e3,
+                m.memory_usage() / 1024,
+                m.stats().forward
+            ),
+            ours,
+        );
         row("naive reference loop", naive);
         row("RegexSet + first rule", rset);
         row("bare dense-DFA byte walk (floor)", floor);

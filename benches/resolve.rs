@@ -2,7 +2,7 @@
 //! the naive reference loop, on real module lists (benches/data/).
 //! `cargo bench --bench resolve`.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 #[path = "common.rs"]
 mod common;
@@ -13,9 +13,17 @@ fn compile(c: &mut Criterion) {
     for file in ["r5.lora", "r100.lora", "eva-560.json"] {
         let rules = common::rules(file);
         let m = lora_rules::Matcher::new(rules.clone()).unwrap_or_else(|e| panic!("{e}"));
-        eprintln!("{file}: memory_usage {} bytes, {:?}", m.memory_usage(), m.stats());
+        eprintln!(
+            "{file}: memory_usage {} bytes, {:?}",
+            m.memory_usage(),
+            m.stats()
+        );
         g.bench_function(BenchmarkId::from_parameter(file), |b| {
-            b.iter(|| lora_rules::Matcher::new(rules.clone()).map(|m| m.memory_usage()).unwrap_or(0))
+            b.iter(|| {
+                lora_rules::Matcher::new(rules.clone())
+                    .map(|m| m.memory_usage())
+                    .unwrap_or(0)
+            })
         });
     }
     g.finish();
@@ -37,13 +45,26 @@ fn resolve(c: &mut Criterion) {
         g.sample_size(10);
         g.throughput(Throughput::Elements(names.len() as u64));
         g.bench_function("automaton", |b| {
-            b.iter(|| names.iter().map(|n| m.resolve_index(n).unwrap_or(usize::MAX)).fold(0usize, usize::wrapping_add))
+            b.iter(|| {
+                names
+                    .iter()
+                    .map(|n| m.resolve_index(n).unwrap_or(usize::MAX))
+                    .fold(0usize, usize::wrapping_add)
+            })
         });
         g.bench_function("naive-reference", |b| {
-            b.iter(|| names.iter().map(|n| reference.resolve(n).unwrap_or(usize::MAX)).fold(0usize, usize::wrapping_add))
+            b.iter(|| {
+                names
+                    .iter()
+                    .map(|n| reference.resolve(n).unwrap_or(usize::MAX))
+                    .fold(0usize, usize::wrapping_add)
+            })
         });
         g.finish();
-        eprintln!("{rules_file} on {names_file}: {} names, {bytes} bytes", names.len());
+        eprintln!(
+            "{rules_file} on {names_file}: {} names, {bytes} bytes",
+            names.len()
+        );
     }
 }
 

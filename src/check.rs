@@ -1,7 +1,7 @@
 //! Step two: the syntax tree → the checked [`RuleSet`]. The only way to
 //! build a rule set. Collects every error (and the warnings) in one pass.
 
-use crate::diag::{code, Diagnostic, Diagnostics, Source, Span};
+use crate::diag::{Diagnostic, Diagnostics, Source, Span, code};
 use crate::ir::{Action, Atom, Attrs, Expr, Rule, RuleSet, Value};
 use crate::schema::{AttrSpec, Check, Mismatch, Schema};
 use crate::syntax::ast::{self, Constraint, Literal, PatternExpr, TypeName};
@@ -21,7 +21,11 @@ pub fn check(file: &ast::RuleFile, source: &Source) -> Result<(RuleSet, Diagnost
     if file.rules.len() > crate::limits::MAX_RULES {
         diags.push(Diagnostic::error(
             code::LIMIT,
-            format!("{} rules, more than the limit of {}", file.rules.len(), crate::limits::MAX_RULES),
+            format!(
+                "{} rules, more than the limit of {}",
+                file.rules.len(),
+                crate::limits::MAX_RULES
+            ),
         ));
     }
     let mut schema = Schema::builtin();
@@ -66,8 +70,11 @@ pub fn check(file: &ast::RuleFile, source: &Source) -> Result<(RuleSet, Diagnost
     }
     if file.rules.is_empty() {
         diags.push(
-            Diagnostic::warning(code::EMPTY, "the rule set has no rules: no module will be adapted")
-                .with_span(Span::new(0, 0), "no rules"),
+            Diagnostic::warning(
+                code::EMPTY,
+                "the rule set has no rules: no module will be adapted",
+            )
+            .with_span(Span::new(0, 0), "no rules"),
         );
     }
     diags.attach_source(source);
@@ -93,14 +100,24 @@ fn declare(schema: &mut Schema, d: &ast::Declaration, diags: &mut Diagnostics) {
             Constraint::Range { lo, hi, inclusive } => {
                 if !matches!(d.ty.node, TypeName::Int | TypeName::Float) {
                     diags.push(
-                        Diagnostic::error(code::BAD_DECLARATION, format!("a range needs a numeric type, not `{}`", d.ty.node.as_str()))
-                            .with_span(c.span, "range"),
+                        Diagnostic::error(
+                            code::BAD_DECLARATION,
+                            format!("a range needs a numeric type, not `{}`", d.ty.node.as_str()),
+                        )
+                        .with_span(c.span, "range"),
                     );
                 }
                 if lo > hi || (lo == hi && !inclusive) {
-                    diags.push(Diagnostic::error(code::BAD_DECLARATION, "the range is empty").with_span(c.span, "no value fits"));
+                    diags.push(
+                        Diagnostic::error(code::BAD_DECLARATION, "the range is empty")
+                            .with_span(c.span, "no value fits"),
+                    );
                 }
-                Check::Range { lo: *lo, hi: *hi, inclusive: *inclusive }
+                Check::Range {
+                    lo: *lo,
+                    hi: *hi,
+                    inclusive: *inclusive,
+                }
             }
             Constraint::Choices(items) => {
                 let mut vals = Vec::new();
@@ -108,8 +125,11 @@ fn declare(schema: &mut Schema, d: &ast::Declaration, diags: &mut Diagnostics) {
                     match literal_value(&it.node) {
                         Some(v) if type_fits(d.ty.node, &v) => vals.push(v),
                         _ => diags.push(
-                            Diagnostic::error(code::BAD_DECLARATION, format!("choice is not of type `{}`", d.ty.node.as_str()))
-                                .with_span(it.span, "wrong type"),
+                            Diagnostic::error(
+                                code::BAD_DECLARATION,
+                                format!("choice is not of type `{}`", d.ty.node.as_str()),
+                            )
+                            .with_span(it.span, "wrong type"),
                         ),
                     }
                 }
@@ -160,8 +180,9 @@ fn typed_block(schema: &Schema, b: &ast::Block, diags: &mut Diagnostics) -> Attr
     for a in &b.assignments {
         let name = &a.name.node;
         let Some((_, spec)) = schema.lookup(name) else {
-            let mut d = Diagnostic::error(code::UNKNOWN_ATTR, format!("unknown attribute `{name}`"))
-                .with_span(a.name.span, "not in the schema");
+            let mut d =
+                Diagnostic::error(code::UNKNOWN_ATTR, format!("unknown attribute `{name}`"))
+                    .with_span(a.name.span, "not in the schema");
             d = match schema.suggest(name) {
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                 None => d.with_help(format!(
@@ -174,41 +195,66 @@ fn typed_block(schema: &Schema, b: &ast::Block, diags: &mut Diagnostics) -> Attr
         };
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == spec.name) {
             diags.push(
-                Diagnostic::error(code::DUPLICATE_ATTR, format!("attribute `{}` is set twice", spec.name))
-                    .with_span(a.name.span, "set again here")
-                    .with_label(*first, "first set here")
-                    .with_help("keep one of the two"),
+                Diagnostic::error(
+                    code::DUPLICATE_ATTR,
+                    format!("attribute `{}` is set twice", spec.name),
+                )
+                .with_span(a.name.span, "set again here")
+                .with_label(*first, "first set here")
+                .with_help("keep one of the two"),
             );
             continue;
         }
         seen.push((spec.name.clone(), a.name.span));
         let Some(v) = literal_value(&a.value.node) else {
             diags.push(
-                Diagnostic::error(code::ATTR_TYPE, format!("`{}` cannot be {}", spec.name, a.value.node.kind()))
-                    .with_span(a.value.span, format!("found {}", a.value.node.kind()))
-                    .with_help(format!("`{}` takes {}", spec.name, expected_words(spec))),
+                Diagnostic::error(
+                    code::ATTR_TYPE,
+                    format!("`{}` cannot be {}", spec.name, a.value.node.kind()),
+                )
+                .with_span(a.value.span, format!("found {}", a.value.node.kind()))
+                .with_help(format!(
+                    "`{}` takes {}",
+                    spec.name,
+                    expected_words(spec)
+                )),
             );
             continue;
         };
         match spec.accept(&v) {
             Ok(()) => out.set(schema, &spec.name, v),
             Err(Mismatch::Type(want)) => diags.push(
-                Diagnostic::error(code::ATTR_TYPE, format!("`{}` must be {want}, found {}", spec.name, a.value.node.kind()))
-                    .with_span(a.value.span, format!("expected {want}")),
+                Diagnostic::error(
+                    code::ATTR_TYPE,
+                    format!(
+                        "`{}` must be {want}, found {}",
+                        spec.name,
+                        a.value.node.kind()
+                    ),
+                )
+                .with_span(a.value.span, format!("expected {want}")),
             ),
             Err(Mismatch::Range(allowed)) => diags.push(
-                Diagnostic::error(code::ATTR_RANGE, format!("`{}` = `{v}` is out of range", spec.name))
-                    .with_span(a.value.span, format!("expected {allowed}"))
-                    .with_help(range_help(&spec.name)),
+                Diagnostic::error(
+                    code::ATTR_RANGE,
+                    format!("`{}` = `{v}` is out of range", spec.name),
+                )
+                .with_span(a.value.span, format!("expected {allowed}"))
+                .with_help(range_help(&spec.name)),
             ),
             Err(Mismatch::UnknownInit(sugg)) => {
-                let mut d = Diagnostic::error(code::ATTR_RANGE, format!("unknown `init` value `{v}`"))
-                    .with_span(a.value.span, "not a PEFT initialisation");
+                let mut d =
+                    Diagnostic::error(code::ATTR_RANGE, format!("unknown `init` value `{v}`"))
+                        .with_span(a.value.span, "not a PEFT initialisation");
                 d = match sugg {
                     Some(s) => d.with_help(format!("did you mean `\"{s}\"`?")),
                     None => d.with_help(format!(
                         "use `true`, `false`, {}, or \"pissa_niter_<N>\"",
-                        crate::schema::INIT_VALUES.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+                        crate::schema::INIT_VALUES
+                            .iter()
+                            .map(|s| format!("\"{s}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )),
                 };
                 diags.push(d);
@@ -237,7 +283,12 @@ fn range_help(name: &str) -> String {
     }
 }
 
-fn lower_expr(e: &PatternExpr, rule: usize, atoms: &mut Vec<Atom>, diags: &mut Diagnostics) -> Expr {
+fn lower_expr(
+    e: &PatternExpr,
+    rule: usize,
+    atoms: &mut Vec<Atom>,
+    diags: &mut Diagnostics,
+) -> Expr {
     match e {
         PatternExpr::Atom(a) => {
             let id = atoms.len();
@@ -265,7 +316,15 @@ fn lower_expr(e: &PatternExpr, rule: usize, atoms: &mut Vec<Atom>, diags: &mut D
             Expr::Atom(id)
         }
         PatternExpr::Not(inner, _) => Expr::Not(Box::new(lower_expr(inner, rule, atoms, diags))),
-        PatternExpr::And(es, _) => Expr::And(es.iter().map(|x| lower_expr(x, rule, atoms, diags)).collect()),
-        PatternExpr::Or(es, _) => Expr::Or(es.iter().map(|x| lower_expr(x, rule, atoms, diags)).collect()),
+        PatternExpr::And(es, _) => Expr::And(
+            es.iter()
+                .map(|x| lower_expr(x, rule, atoms, diags))
+                .collect(),
+        ),
+        PatternExpr::Or(es, _) => Expr::Or(
+            es.iter()
+                .map(|x| lower_expr(x, rule, atoms, diags))
+                .collect(),
+        ),
     }
 }

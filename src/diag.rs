@@ -284,13 +284,18 @@ impl Diagnostic {
     ///   help: ...
     /// ```
     pub fn render_plain(&self) -> String {
-        let mut out = format!("{}[{}]: {}", self.severity.as_str(), self.code, self.message);
+        let mut out = format!(
+            "{}[{}]: {}",
+            self.severity.as_str(),
+            self.code,
+            self.message
+        );
         if let Some(loc) = self.location() {
             out.push_str(&format!("\n  --> {loc}"));
-            if let Some(label) = &self.primary {
-                if !label.text.is_empty() {
-                    out.push_str(&format!(": {}", label.text));
-                }
+            if let Some(label) = &self.primary
+                && !label.text.is_empty()
+            {
+                out.push_str(&format!(": {}", label.text));
             }
         } else if let Some(src) = &self.source {
             out.push_str(&format!("\n  --> {}", src.name()));
@@ -403,10 +408,10 @@ impl miette::SourceCode for Source {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner = self
-            .text
-            .as_ref()
-            .read_span(span, context_lines_before, context_lines_after)?;
+        let inner =
+            self.text
+                .as_ref()
+                .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),
             inner.data(),
@@ -452,7 +457,9 @@ impl Diagnostics {
     }
     /// Only the warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
     /// Number of diagnostics.
     pub fn len(&self) -> usize {

@@ -36,7 +36,8 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Str(s) => serde_json::Value::String(s.clone()),
         }
@@ -102,7 +103,11 @@ impl Attrs {
         }
         let pos = |n: &str| schema.lookup(n).map_or(usize::MAX, |(i, _)| i);
         let p = pos(name);
-        let at = self.entries.iter().position(|(n, _)| pos(n) > p).unwrap_or(self.entries.len());
+        let at = self
+            .entries
+            .iter()
+            .position(|(n, _)| pos(n) > p)
+            .unwrap_or(self.entries.len());
         self.entries.insert(at, (name.to_string(), value));
     }
 
@@ -130,7 +135,12 @@ impl Attrs {
 
     /// As a JSON object with canonical names, in schema order.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(self.entries.iter().map(|(n, v)| (n.clone(), v.to_json())).collect())
+        serde_json::Value::Object(
+            self.entries
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_json()))
+                .collect(),
+        )
     }
 }
 

@@ -47,6 +47,9 @@
 //! on bad input.
 
 #![forbid(unsafe_code)]
+// Diagnostics are rich values (spans, labels, help, source); they travel on the
+// error path only, so their size costs nothing on the hot path.
+#![allow(clippy::result_large_err)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod check;
@@ -77,7 +80,12 @@ impl Format {
     /// `Json` when the path ends in `.json` or the text starts with `{`
     /// (after whitespace); `Lora` otherwise.
     pub fn detect(path: &str, text: &str) -> Format {
-        if path.ends_with(".json") || text.trim_start_matches('\u{feff}').trim_start().starts_with('{') {
+        if path.ends_with(".json")
+            || text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .starts_with('{')
+        {
             Format::Json
         } else {
             Format::Lora

@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::diag::{code, Diagnostic, Source, Span};
+use crate::diag::{Diagnostic, Source, Span, code};
 
 /// One module of a model.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -57,31 +57,45 @@ pub fn read_source(path: &Path) -> Result<Source, Diagnostic> {
             let prefix = String::from_utf8_lossy(&bytes[..at]).into_owned();
             let src = Source::new(name.clone(), prefix);
             let (line, col) = src.line_col(at);
-            Err(Diagnostic::error(code::ENCODING, format!("`{name}` is not valid UTF-8 (byte {at}, line {line}, column {col})"))
-                .with_span(Span::new(at, at), "invalid byte here")
-                .with_source(&src)
-                .with_help("save the file as UTF-8"))
+            Err(Diagnostic::error(
+                code::ENCODING,
+                format!("`{name}` is not valid UTF-8 (byte {at}, line {line}, column {col})"),
+            )
+            .with_span(Span::new(at, at), "invalid byte here")
+            .with_source(&src)
+            .with_help("save the file as UTF-8"))
         }
     }
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, Diagnostic> {
     let name = path.display().to_string();
-    let io_err = |e: std::io::Error| Diagnostic::error(code::ENCODING, format!("cannot read `{name}`: {e}"));
+    let io_err =
+        |e: std::io::Error| Diagnostic::error(code::ENCODING, format!("cannot read `{name}`: {e}"));
     let limit = crate::limits::MAX_FILE_BYTES;
     let mut buf = Vec::new();
     if name == "-" {
-        std::io::stdin().lock().take(limit + 1).read_to_end(&mut buf).map_err(io_err)?;
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(io_err)?;
     } else {
         let f = std::fs::File::open(path).map_err(io_err)?;
         if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(Diagnostic::error(code::ENCODING, format!("`{name}` is a directory, not a file")));
+            return Err(Diagnostic::error(
+                code::ENCODING,
+                format!("`{name}` is a directory, not a file"),
+            ));
         }
         f.take(limit + 1).read_to_end(&mut buf).map_err(io_err)?;
     }
     if buf.len() as u64 > limit {
-        return Err(Diagnostic::error(code::LIMIT, format!("`{name}` is larger than the {} MiB limit", limit >> 20))
-            .with_help("split the input"));
+        return Err(Diagnostic::error(
+            code::LIMIT,
+            format!("`{name}` is larger than the {} MiB limit", limit >> 20),
+        )
+        .with_help("split the input"));
     }
     Ok(buf)
 }
@@ -95,7 +109,8 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, Diagnostic> {
 pub fn read_modules(path: &Path) -> Result<ModuleList, Diagnostic> {
     let name = path.display().to_string();
     if name.ends_with(".safetensors") {
-        return read_safetensors_header(path).map(|t| from_tensor_names(t.into_iter().map(|(n, _)| n)));
+        return read_safetensors_header(path)
+            .map(|t| from_tensor_names(t.into_iter().map(|(n, _)| n)));
     }
     let src = read_source(path)?;
     if name.ends_with(".index.json") {
@@ -126,29 +141,42 @@ pub fn parse_text(src: &Source) -> Result<ModuleList, Diagnostic> {
             }
             continue;
         }
-        let mut cols = if line.contains('\t') { line.split('\t').collect::<Vec<_>>() } else { line.split_whitespace().collect() };
+        let mut cols = if line.contains('\t') {
+            line.split('\t').collect::<Vec<_>>()
+        } else {
+            line.split_whitespace().collect()
+        };
         if let Some(first) = cols.first_mut() {
             *first = first.trim_start_matches('\u{feff}').trim();
         }
         let name = cols.first().copied().unwrap_or("");
         let span = Span::new(start, start + line.len());
         validate_name(name).map_err(|msg| {
-            Diagnostic::error(code::SYNTAX, msg).with_span(span, "this line").with_source(src)
+            Diagnostic::error(code::SYNTAX, msg)
+                .with_span(span, "this line")
+                .with_source(src)
         })?;
         let num = |i: usize| -> Result<Option<u64>, Diagnostic> {
             match cols.get(i).map(|s| s.trim()) {
                 None | Some("") => Ok(None),
                 Some(t) => t.parse::<u64>().map(Some).map_err(|_| {
-                    Diagnostic::error(code::SYNTAX, format!("column {} is `{t}`, not a whole number", i + 1))
-                        .with_span(span, "this line")
-                        .with_source(src)
-                        .with_help("the TSV columns are `name, class, in_features, out_features`")
+                    Diagnostic::error(
+                        code::SYNTAX,
+                        format!("column {} is `{t}`, not a whole number", i + 1),
+                    )
+                    .with_span(span, "this line")
+                    .with_source(src)
+                    .with_help("the TSV columns are `name, class, in_features, out_features`")
                 }),
             }
         };
         out.modules.push(Module {
             name: name.to_string(),
-            class: cols.get(1).map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_string),
+            class: cols
+                .get(1)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             in_features: num(2)?,
             out_features: num(3)?,
         });
@@ -163,7 +191,11 @@ pub fn parse_text(src: &Source) -> Result<ModuleList, Diagnostic> {
 /// The problem in words.
 pub fn validate_name(name: &str) -> Result<(), String> {
     if name.len() > crate::limits::MAX_NAME_BYTES {
-        return Err(format!("module name of {} bytes exceeds the {}-byte limit", name.len(), crate::limits::MAX_NAME_BYTES));
+        return Err(format!(
+            "module name of {} bytes exceeds the {}-byte limit",
+            name.len(),
+            crate::limits::MAX_NAME_BYTES
+        ));
     }
     if name.is_empty() {
         return Err("empty module name".into());
@@ -183,7 +215,10 @@ fn from_tensor_names(names: impl Iterator<Item = String>) -> ModuleList {
             None => continue, // a root-level parameter belongs to no module
         };
         if seen.insert(module.clone()) {
-            out.modules.push(Module { name: module, ..Module::default() });
+            out.modules.push(Module {
+                name: module,
+                ..Module::default()
+            });
         }
     }
     out
@@ -225,25 +260,48 @@ pub struct TensorInfo {
 /// header exceeds 100 MB, or safetensors rejects the header.
 pub fn read_safetensors_header(path: &Path) -> Result<Vec<(String, TensorInfo)>, Diagnostic> {
     let name = path.display().to_string();
-    let bad = |msg: String| Diagnostic::error(code::JSON_SHAPE, format!("`{name}`: {msg}")).with_help("is this a safetensors file?");
-    let mut f = std::fs::File::open(path).map_err(|e| Diagnostic::error(code::ENCODING, format!("cannot read `{name}`: {e}")))?;
+    let bad = |msg: String| {
+        Diagnostic::error(code::JSON_SHAPE, format!("`{name}`: {msg}"))
+            .with_help("is this a safetensors file?")
+    };
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Diagnostic::error(code::ENCODING, format!("cannot read `{name}`: {e}")))?;
     let mut len = [0u8; 8];
-    f.read_exact(&mut len).map_err(|_| bad("shorter than the 8-byte header length".into()))?;
+    f.read_exact(&mut len)
+        .map_err(|_| bad("shorter than the 8-byte header length".into()))?;
     let n = u64::from_le_bytes(len);
     if n > 100_000_000 {
         return Err(bad(format!("header length {n} exceeds 100 MB")));
     }
     let mut header = Vec::new();
-    f.take(n).read_to_end(&mut header).map_err(|e| bad(e.to_string()))?;
+    f.take(n)
+        .read_to_end(&mut header)
+        .map_err(|e| bad(e.to_string()))?;
     if header.len() as u64 != n {
-        return Err(bad(format!("header is {} bytes, {n} declared", header.len())));
+        return Err(bad(format!(
+            "header is {} bytes, {n} declared",
+            header.len()
+        )));
     }
     let meta: safetensors::tensor::Metadata =
         serde_json::from_slice(&header).map_err(|e| bad(format!("invalid header: {e}")))?;
-    let mut tensors: Vec<(String, &safetensors::tensor::TensorInfo)> = meta.tensors().into_iter().collect();
-    tensors.sort_by(|a, b| a.1.data_offsets.cmp(&b.1.data_offsets).then_with(|| a.0.cmp(&b.0)));
+    let mut tensors: Vec<(String, &safetensors::tensor::TensorInfo)> =
+        meta.tensors().into_iter().collect();
+    tensors.sort_by(|a, b| {
+        a.1.data_offsets
+            .cmp(&b.1.data_offsets)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     Ok(tensors
         .into_iter()
-        .map(|(n, t)| (n, TensorInfo { dtype: format!("{:?}", t.dtype), shape: t.shape.clone() }))
+        .map(|(n, t)| {
+            (
+                n,
+                TensorInfo {
+                    dtype: format!("{:?}", t.dtype),
+                    shape: t.shape.clone(),
+                },
+            )
+        })
         .collect())
 }

@@ -13,7 +13,7 @@
 use regex_syntax::ast::ErrorKind as AstErrorKind;
 use regex_syntax::hir::Hir;
 
-use crate::diag::{code, Diagnostic, Span};
+use crate::diag::{Diagnostic, Span, code};
 use crate::syntax::ast::{PatternAtom, PatternKind};
 
 /// A parsed pattern.
@@ -52,9 +52,12 @@ pub fn compile(atom: &PatternAtom) -> Result<Compiled, Diagnostic> {
             } else {
                 atom.text_span
             };
-            Diagnostic::error(code::PATH_SYNTAX, format!("invalid path pattern: {}", e.message))
-                .with_span(span, e.label)
-                .with_help(e.help)
+            Diagnostic::error(
+                code::PATH_SYNTAX,
+                format!("invalid path pattern: {}", e.message),
+            )
+            .with_span(span, e.label)
+            .with_help(e.help)
         })?,
         PatternKind::Regex | PatternKind::Key => atom.text.clone(),
     };
@@ -149,7 +152,7 @@ pub fn parse_regex(regex: &str) -> Result<Hir, RegexError> {
 }
 
 fn unicode_word_boundary(ast: &regex_syntax::ast::Ast) -> Option<(usize, usize)> {
-    use regex_syntax::ast::{Ast, AssertionKind};
+    use regex_syntax::ast::{AssertionKind, Ast};
     // Walk with an explicit stack (depth already bounded by the nest limit).
     let mut stack: Vec<(&Ast, bool)> = vec![(ast, true)];
     while let Some((node, unicode)) = stack.pop() {
@@ -172,7 +175,9 @@ fn unicode_word_boundary(ast: &regex_syntax::ast::Ast) -> Option<(usize, usize)>
             }
             Ast::Group(g) => {
                 let u = match &g.kind {
-                    regex_syntax::ast::GroupKind::NonCapturing(flags) => flag_unicode(flags, unicode),
+                    regex_syntax::ast::GroupKind::NonCapturing(flags) => {
+                        flag_unicode(flags, unicode)
+                    }
                     _ => unicode,
                 };
                 stack.push((&g.ast, u));
@@ -251,7 +256,13 @@ pub fn path_to_regex(pat: &str) -> Result<String, PathError> {
         end,
     };
     if pat.is_empty() {
-        return Err(err("the pattern is empty".into(), "empty", "write at least one segment, e.g. `**` for every module", 0, 0));
+        return Err(err(
+            "the pattern is empty".into(),
+            "empty",
+            "write at least one segment, e.g. `**` for every module",
+            0,
+            0,
+        ));
     }
     // Split into segments at unescaped dots outside braces.
     let mut segments: Vec<(usize, usize)> = Vec::new();
@@ -262,20 +273,38 @@ pub fn path_to_regex(pat: &str) -> Result<String, PathError> {
         match bytes[i] {
             b'\\' => {
                 if i + 1 >= bytes.len() {
-                    return Err(err("trailing `\\`".into(), "escapes nothing", "remove it or escape a character: `\\.`", i, i + 1));
+                    return Err(err(
+                        "trailing `\\`".into(),
+                        "escapes nothing",
+                        "remove it or escape a character: `\\.`",
+                        i,
+                        i + 1,
+                    ));
                 }
                 i += 1;
             }
             b'{' => {
                 if depth > 0 {
-                    return Err(err("nested `{`".into(), "inside another `{`", "braces do not nest; list alternatives in one `{a,b}`", i, i + 1));
+                    return Err(err(
+                        "nested `{`".into(),
+                        "inside another `{`",
+                        "braces do not nest; list alternatives in one `{a,b}`",
+                        i,
+                        i + 1,
+                    ));
                 }
                 depth = 1;
                 brace_open = i;
             }
             b'}' => {
                 if depth == 0 {
-                    return Err(err("unmatched `}`".into(), "no `{` before it", "escape it as `\\}` or add the `{`", i, i + 1));
+                    return Err(err(
+                        "unmatched `}`".into(),
+                        "no `{` before it",
+                        "escape it as `\\}` or add the `{`",
+                        i,
+                        i + 1,
+                    ));
                 }
                 depth = 0;
             }
@@ -288,7 +317,13 @@ pub fn path_to_regex(pat: &str) -> Result<String, PathError> {
         i += 1;
     }
     if depth > 0 {
-        return Err(err("unclosed `{`".into(), "opened here", "close it with `}`", brace_open, brace_open + 1));
+        return Err(err(
+            "unclosed `{`".into(),
+            "opened here",
+            "close it with `}`",
+            brace_open,
+            brace_open + 1,
+        ));
     }
     segments.push((start, bytes.len()));
     let mut out = String::new();
@@ -375,7 +410,8 @@ fn brace_regex(body: &str, at: usize) -> Result<String, PathError> {
                 return Err(PathError {
                     message: format!("`{t}` is not a number in a range"),
                     label: "expected digits",
-                    help: "a range is `{a..b}` with decimal numbers, both included, e.g. `{0..15}`".into(),
+                    help: "a range is `{a..b}` with decimal numbers, both included, e.g. `{0..15}`"
+                        .into(),
                     start: off,
                     end: off + t.len().max(1),
                 });
@@ -395,7 +431,10 @@ fn brace_regex(body: &str, at: usize) -> Result<String, PathError> {
         }
         if hi - lo + 1 > crate::limits::MAX_RANGE_SIZE {
             return Err(PathError {
-                message: format!("range `{{{body}}}` covers more than {} numbers", crate::limits::MAX_RANGE_SIZE),
+                message: format!(
+                    "range `{{{body}}}` covers more than {} numbers",
+                    crate::limits::MAX_RANGE_SIZE
+                ),
                 label: "too large",
                 help: "use `*` for any segment, or a regex rule `re \"...\\d+...\"`".into(),
                 start: at,
@@ -441,7 +480,7 @@ pub fn numeric_range_regex(lo: u64, hi: u64) -> String {
         let mut k = 0u32;
         while k < n as u32 {
             let m = 10u64.pow(k + 1);
-            if lo % m == 0 && lo + m - 1 <= hi && (k + 1) < n as u32 {
+            if lo.is_multiple_of(m) && lo + m - 1 <= hi && (k + 1) < n as u32 {
                 k += 1;
             } else {
                 break;
@@ -460,7 +499,13 @@ pub fn numeric_range_regex(lo: u64, hi: u64) -> String {
         }
     }
     if hi - lo < 64 {
-        return format!("(?:{})", (lo..=hi).map(|x| x.to_string()).collect::<Vec<_>>().join("|"));
+        return format!(
+            "(?:{})",
+            (lo..=hi)
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        );
     }
     let mut pieces = Vec::new();
     rec(lo, hi, &mut pieces);
@@ -472,16 +517,27 @@ mod tests {
     use super::*;
 
     fn full(re: &str, s: &str) -> bool {
-        regex::Regex::new(&format!("^(?:{re})$")).map(|r| r.is_match(s)).unwrap_or(false)
+        regex::Regex::new(&format!("^(?:{re})$"))
+            .map(|r| r.is_match(s))
+            .unwrap_or(false)
     }
 
     #[test]
     fn path_translation_examples() {
-        assert_eq!(path_to_regex("**.q_proj").as_deref(), Ok(r"(?:[^.]+\.)*q_proj"));
-        assert_eq!(path_to_regex("model.visual.**").as_deref(), Ok(r"model\.visual(?:\.[^.]+)*"));
+        assert_eq!(
+            path_to_regex("**.q_proj").as_deref(),
+            Ok(r"(?:[^.]+\.)*q_proj")
+        );
+        assert_eq!(
+            path_to_regex("model.visual.**").as_deref(),
+            Ok(r"model\.visual(?:\.[^.]+)*")
+        );
         assert_eq!(path_to_regex("a.*.b").as_deref(), Ok(r"a\.[^.]+\.b"));
         assert_eq!(path_to_regex("**").as_deref(), Ok(r"[^.]+(?:\.[^.]+)*"));
-        assert_eq!(path_to_regex("x.{q,k}_proj").as_deref(), Ok(r"x\.(?:q|k)_proj"));
+        assert_eq!(
+            path_to_regex("x.{q,k}_proj").as_deref(),
+            Ok(r"x\.(?:q|k)_proj")
+        );
     }
 
     #[test]
@@ -494,10 +550,23 @@ mod tests {
 
     #[test]
     fn numeric_ranges_are_exact() {
-        for (lo, hi) in [(0, 7), (5, 200), (0, 1000), (17, 4321), (99, 100), (123, 123456)] {
-            let re = regex::Regex::new(&format!("^{}$", numeric_range_regex(lo, hi))).unwrap_or_else(|_| regex::Regex::new("^$").unwrap_or_else(|_| unreachable!()));
+        for (lo, hi) in [
+            (0, 7),
+            (5, 200),
+            (0, 1000),
+            (17, 4321),
+            (99, 100),
+            (123, 123456),
+        ] {
+            #[allow(clippy::regex_creation_in_loops)] // one regex per range under test
+            let re = regex::Regex::new(&format!("^{}$", numeric_range_regex(lo, hi)))
+                .expect("valid range regex");
             for x in 0..(hi + 50) {
-                assert_eq!(re.is_match(&x.to_string()), (lo..=hi).contains(&x), "{lo}..{hi} at {x}");
+                assert_eq!(
+                    re.is_match(&x.to_string()),
+                    (lo..=hi).contains(&x),
+                    "{lo}..{hi} at {x}"
+                );
             }
             assert!(!re.is_match("007"));
         }
@@ -508,7 +577,10 @@ mod tests {
         let e = path_to_regex("model..x").err();
         assert_eq!(e.as_ref().map(|e| (e.start, e.end)), Some((5, 7)));
         let e = path_to_regex("a.{3..1}").err();
-        assert_eq!(e.map(|e| e.message), Some("empty range `{3..1}`".to_string()));
+        assert_eq!(
+            e.map(|e| e.message),
+            Some("empty range `{3..1}`".to_string())
+        );
         assert!(path_to_regex("a.{1..2").is_err());
         assert!(path_to_regex("a.b**").is_err());
     }

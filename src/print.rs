@@ -74,15 +74,25 @@ fn block(b: &Block) -> String {
 pub fn file(f: &RuleFile) -> String {
     let mut out = String::new();
     for d in &f.declarations {
-        out.push_str(&format!("attribute {}: {}", d.name.node, d.ty.node.as_str()));
+        out.push_str(&format!(
+            "attribute {}: {}",
+            d.name.node,
+            d.ty.node.as_str()
+        ));
         if let Some(c) = &d.constraint {
             match &c.node {
-                Constraint::Range { lo, hi, inclusive } => {
-                    out.push_str(&format!(" in {}{}{}", num(*lo), if *inclusive { "..=" } else { ".." }, num(*hi)))
-                }
+                Constraint::Range { lo, hi, inclusive } => out.push_str(&format!(
+                    " in {}{}{}",
+                    num(*lo),
+                    if *inclusive { "..=" } else { ".." },
+                    num(*hi)
+                )),
                 Constraint::Choices(v) => out.push_str(&format!(
                     " in [{}]",
-                    v.iter().map(|x| literal(&x.node)).collect::<Vec<_>>().join(", ")
+                    v.iter()
+                        .map(|x| literal(&x.node))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             }
         }
@@ -91,7 +101,8 @@ pub fn file(f: &RuleFile) -> String {
     for d in &f.defaults {
         out.push_str(&format!("defaults {}\n", block(d)));
     }
-    if !(f.declarations.is_empty() && f.defaults.is_empty()) && !f.rules.is_empty() {
+    let has_header = !f.declarations.is_empty() || !f.defaults.is_empty();
+    if has_header && !f.rules.is_empty() {
         out.push('\n');
     }
     for r in &f.rules {

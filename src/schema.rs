@@ -98,8 +98,18 @@ impl Schema {
             attrs: vec![
                 a("rank", &["r"], TypeName::Int, Check::IntAtLeast(1)),
                 a("alpha", &["lora_alpha"], TypeName::Float, Check::Positive),
-                a("dropout", &["lora_dropout"], TypeName::Float, Check::Probability),
-                a("init", &["init_lora_weights"], TypeName::String, Check::Init),
+                a(
+                    "dropout",
+                    &["lora_dropout"],
+                    TypeName::Float,
+                    Check::Probability,
+                ),
+                a(
+                    "init",
+                    &["init_lora_weights"],
+                    TypeName::String,
+                    Check::Init,
+                ),
                 a("use_dora", &[], TypeName::Bool, Check::Any),
                 a("use_rslora", &[], TypeName::Bool, Check::Any),
             ],
@@ -132,10 +142,9 @@ impl Schema {
     /// The known name closest to `name` (edit distance <= 2, or a prefix),
     /// for "did you mean" help.
     pub fn suggest(&self, name: &str) -> Option<&str> {
-        let names = self
-            .attrs
-            .iter()
-            .flat_map(|a| std::iter::once(a.name.as_str()).chain(a.aliases.iter().map(|s| s.as_str())));
+        let names = self.attrs.iter().flat_map(|a| {
+            std::iter::once(a.name.as_str()).chain(a.aliases.iter().map(|s| s.as_str()))
+        });
         closest(name, names)
     }
 }
@@ -146,7 +155,12 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&word.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -217,7 +231,10 @@ impl AttrSpec {
                 } else {
                     Err(Mismatch::Range(format!(
                         "one of {}",
-                        c.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+                        c.iter()
+                            .map(|x| format!("`{x}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )))
                 }
             }
@@ -225,16 +242,21 @@ impl AttrSpec {
                 Value::Bool(_) => Ok(()),
                 Value::Str(s) if INIT_VALUES.contains(&s.as_str()) => Ok(()),
                 Value::Str(s)
-                    if s
-                        .strip_prefix("pissa_niter_")
+                    if s.strip_prefix("pissa_niter_")
                         .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)) =>
                 {
                     Ok(())
                 }
                 Value::Str(s) => Err(Mismatch::UnknownInit(
-                    closest(s, INIT_VALUES.iter().copied().chain(["pissa_niter_4"])).and_then(|c| {
-                        INIT_VALUES.iter().copied().chain(["pissa_niter_4"]).find(|x| *x == c)
-                    }),
+                    closest(s, INIT_VALUES.iter().copied().chain(["pissa_niter_4"])).and_then(
+                        |c| {
+                            INIT_VALUES
+                                .iter()
+                                .copied()
+                                .chain(["pissa_niter_4"])
+                                .find(|x| *x == c)
+                        },
+                    ),
                 )),
                 _ => Err(Mismatch::Type("a boolean or a string")),
             },

@@ -52,7 +52,13 @@ enum ErrorFormat {
 #[command(name = "lora-rules", version, about, long_about = None)]
 struct Args {
     /// How diagnostics are printed (stderr).
-    #[arg(long, global = true, value_enum, default_value = "human", env = "LORA_RULES_ERROR_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        env = "LORA_RULES_ERROR_FORMAT"
+    )]
     error_format: ErrorFormat,
     #[command(subcommand)]
     command: Command,
@@ -136,12 +142,15 @@ pub(crate) fn one(d: Diagnostic) -> Diagnostics {
 fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
     let source = lora_rules::modules::read_source(path).map_err(|d| (one(d), Exit::Usage))?;
     let format = Format::detect(source.name(), source.text());
-    let (rules, warnings) = lora_rules::load(&source, format).map_err(|d| (d, Exit::Diagnostics))?;
+    let (rules, warnings) =
+        lora_rules::load(&source, format).map_err(|d| (d, Exit::Diagnostics))?;
     let m = Matcher::new(rules).map_err(|e| {
         (
-            one(Diagnostic::error(lora_rules::diag::code::AUTOMATON_LIMIT, e.to_string())
-                .with_source(&source)
-                .with_help("raise the limits or split the rule set")),
+            one(
+                Diagnostic::error(lora_rules::diag::code::AUTOMATON_LIMIT, e.to_string())
+                    .with_source(&source)
+                    .with_help("raise the limits or split the rule set"),
+            ),
             Exit::Diagnostics,
         )
     })?;
@@ -158,7 +167,11 @@ pub fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::Usage.into() } else { Exit::Ok.into() };
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Ok.into()
+            };
         }
     };
     let fmt = args.error_format;
@@ -176,7 +189,10 @@ type Run = Result<Exit, (Diagnostics, Exit)>;
 
 fn run(cmd: Command, fmt: ErrorFormat) -> Run {
     match cmd {
-        Command::Check { rules, deny_warnings } => {
+        Command::Check {
+            rules,
+            deny_warnings,
+        } => {
             let (m, mut warnings) = load_rules(&rules)?;
             if deny_warnings {
                 warnings.deny_warnings();
@@ -197,8 +213,13 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             );
             Ok(Exit::Ok)
         }
-        Command::Resolve { rules, modules, format } => {
-            let source = lora_rules::modules::read_source(&rules).map_err(|d| (one(d), Exit::Usage))?;
+        Command::Resolve {
+            rules,
+            modules,
+            format,
+        } => {
+            let source =
+                lora_rules::modules::read_source(&rules).map_err(|d| (one(d), Exit::Usage))?;
             let list = load_modules(&modules)?;
             let names = list.names();
             let (rows, rule_names) = if legacy::is_legacy_config(&source) {
@@ -211,7 +232,12 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                     .rules()
                     .rules()
                     .iter()
-                    .map(|r| (r.pattern_text.clone(), m.rules().location(r.index).unwrap_or_default()))
+                    .map(|r| {
+                        (
+                            r.pattern_text.clone(),
+                            m.rules().location(r.index).unwrap_or_default(),
+                        )
+                    })
                     .collect();
                 (output::rows(&m, &names, &winners), rule_names)
             };
@@ -226,7 +252,13 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             match r {
                 Ok(()) => Ok(Exit::Ok),
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Ok),
-                Err(e) => Err((one(Diagnostic::error(lora_rules::diag::code::ENCODING, format!("cannot write output: {e}"))), Exit::Usage)),
+                Err(e) => Err((
+                    one(Diagnostic::error(
+                        lora_rules::diag::code::ENCODING,
+                        format!("cannot write output: {e}"),
+                    )),
+                    Exit::Usage,
+                )),
             }
         }
         Command::Explain { rules, module } => {
@@ -239,4 +271,3 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
         }
     }
 }
-

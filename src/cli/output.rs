@@ -25,9 +25,15 @@ impl Row<'_> {
     fn json(&self) -> serde_json::Value {
         let mut o = serde_json::Map::new();
         o.insert("module".into(), self.module.into());
-        o.insert("rule".into(), self.rule.map_or(serde_json::Value::Null, |i| i.into()));
+        o.insert(
+            "rule".into(),
+            self.rule.map_or(serde_json::Value::Null, |i| i.into()),
+        );
         o.insert("action".into(), self.outcome.as_str().into());
-        o.insert("attrs".into(), self.attrs.clone().unwrap_or(serde_json::Value::Null));
+        o.insert(
+            "attrs".into(),
+            self.attrs.clone().unwrap_or(serde_json::Value::Null),
+        );
         o.insert(
             "scaling".into(),
             self.scaling
@@ -57,7 +63,12 @@ pub fn rows<'a>(m: &Matcher, names: &[&'a str], winners: &[Option<usize>]) -> Ve
                 attrs: attrs.map(|a| a.to_json()),
                 scaling: rule.and_then(|r| r.scaling),
                 attrs_text: attrs
-                    .map(|a| a.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
                     .unwrap_or_default(),
             }
         })
@@ -82,9 +93,22 @@ pub fn json(w: &mut impl Write, rows: &[Row<'_>]) -> io::Result<()> {
 /// `--format table`: aligned columns, then a summary of counts and of the
 /// rules that decided nothing (`rule_names`: the display text and location of
 /// each rule, empty for legacy configs).
-pub fn table(w: &mut impl Write, rows: &[Row<'_>], rule_names: &[(String, String)]) -> io::Result<()> {
-    let width = rows.iter().map(|r| r.module.chars().count()).max().unwrap_or(6).clamp(6, 80);
-    writeln!(w, "{:<width$}  {:>5}  {:<7}  {:>8}  ATTRS", "MODULE", "RULE", "ACTION", "SCALING")?;
+pub fn table(
+    w: &mut impl Write,
+    rows: &[Row<'_>],
+    rule_names: &[(String, String)],
+) -> io::Result<()> {
+    let width = rows
+        .iter()
+        .map(|r| r.module.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 80);
+    writeln!(
+        w,
+        "{:<width$}  {:>5}  {:<7}  {:>8}  ATTRS",
+        "MODULE", "RULE", "ACTION", "SCALING"
+    )?;
     let mut hits = vec![0usize; rule_names.len()];
     let (mut adapted, mut excluded, mut unmatched) = (0usize, 0usize, 0usize);
     for r in rows {
@@ -107,7 +131,11 @@ pub fn table(w: &mut impl Write, rows: &[Row<'_>], rule_names: &[(String, String
         )?;
     }
     writeln!(w)?;
-    writeln!(w, "{} modules: {adapted} adapted, {excluded} excluded, {unmatched} unmatched", rows.len())?;
+    writeln!(
+        w,
+        "{} modules: {adapted} adapted, {excluded} excluded, {unmatched} unmatched",
+        rows.len()
+    )?;
     if rule_names.is_empty() {
         return Ok(());
     }
@@ -131,7 +159,12 @@ fn attrs_text(m: &Matcher, i: usize) -> String {
     m.rules().rules()[i]
         .attrs
         .as_ref()
-        .map(|a| a.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 
@@ -147,22 +180,36 @@ pub fn explain(w: &mut impl Write, m: &Matcher, module: &str) -> io::Result<()> 
                 Outcome::Adapt => format!(
                     "adapt {}{}",
                     attrs_text(m, r.index),
-                    d.scaling().map(|s| format!(" scaling={s}")).unwrap_or_default()
+                    d.scaling()
+                        .map(|s| format!(" scaling={s}"))
+                        .unwrap_or_default()
                 ),
                 _ => "exclude".to_string(),
             };
-            writeln!(w, "{module}: rule {} wins ({loc}): {}", r.index, r.pattern_text)?;
+            writeln!(
+                w,
+                "{module}: rule {} wins ({loc}): {}",
+                r.index, r.pattern_text
+            )?;
             writeln!(w, "  => {what}")?;
         }
     }
-    let others: Vec<usize> = all.into_iter().filter(|&i| Some(i) != d.rule_index()).collect();
+    let others: Vec<usize> = all
+        .into_iter()
+        .filter(|&i| Some(i) != d.rule_index())
+        .collect();
     if others.is_empty() {
         writeln!(w, "no other rule matches")?;
     } else {
         writeln!(w, "also matching (shadowed by the winner):")?;
         for i in others {
             let r = &m.rules().rules()[i];
-            writeln!(w, "  rule {i} ({}): {}", m.rules().location(i).unwrap_or_default(), r.pattern_text)?;
+            writeln!(
+                w,
+                "  rule {i} ({}): {}",
+                m.rules().location(i).unwrap_or_default(),
+                r.pattern_text
+            )?;
         }
     }
     Ok(())

@@ -37,9 +37,9 @@ mod reference;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::OnceLock;
 
-use regex_automata::dfa::{dense, Automaton};
+use regex_automata::dfa::{Automaton, dense};
 use regex_automata::hybrid;
-use regex_automata::nfa::thompson::{self, WhichCaptures, NFA};
+use regex_automata::nfa::thompson::{self, NFA, WhichCaptures};
 use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
@@ -169,7 +169,10 @@ pub struct Matcher {
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matcher").field("rules", &self.rules.rules().len()).field("stats", &self.stats()).finish()
+        f.debug_struct("Matcher")
+            .field("rules", &self.rules.rules().len())
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -230,19 +233,20 @@ impl<'a> Decision<'a> {
 
 fn is_dot_star(h: &Hir) -> Option<bool> {
     // Some(true): `(?s:.)*` (any char); Some(false): `.*` (any but \n).
-    if let HirKind::Repetition(rep) = h.kind() {
-        if rep.min == 0 && rep.max.is_none() {
-            if *rep.sub == Hir::dot(Dot::AnyChar) {
-                return Some(true);
-            }
-            if *rep.sub == Hir::dot(Dot::AnyCharExceptLF) {
-                return Some(false);
-            }
-            if let HirKind::Class(Class::Bytes(_)) = rep.sub.kind() {
-                if *rep.sub == Hir::dot(Dot::AnyByteExceptLF) {
-                    return Some(false);
-                }
-            }
+    if let HirKind::Repetition(rep) = h.kind()
+        && rep.min == 0
+        && rep.max.is_none()
+    {
+        if *rep.sub == Hir::dot(Dot::AnyChar) {
+            return Some(true);
+        }
+        if *rep.sub == Hir::dot(Dot::AnyCharExceptLF) {
+            return Some(false);
+        }
+        if let HirKind::Class(Class::Bytes(_)) = rep.sub.kind()
+            && *rep.sub == Hir::dot(Dot::AnyByteExceptLF)
+        {
+            return Some(false);
         }
     }
     None
@@ -253,12 +257,11 @@ fn strip_trailing_dot_star(hir: &Hir) -> Option<Hir> {
     if is_dot_star(hir).is_some() {
         return Some(Hir::empty());
     }
-    if let HirKind::Concat(subs) = hir.kind() {
-        if let Some((last, init)) = subs.split_last() {
-            if is_dot_star(last).is_some() {
-                return Some(Hir::concat(init.to_vec()));
-            }
-        }
+    if let HirKind::Concat(subs) = hir.kind()
+        && let Some((last, init)) = subs.split_last()
+        && is_dot_star(last).is_some()
+    {
+        return Some(Hir::concat(init.to_vec()));
     }
     None
 }
@@ -275,14 +278,22 @@ fn key_forward(k: &Hir) -> Hir {
         Hir::literal(*b"."),
     ]);
     Hir::concat(vec![
-        Hir::repetition(regex_syntax::hir::Repetition { min: 0, max: Some(1), greedy: true, sub: Box::new(prefix) }),
+        Hir::repetition(regex_syntax::hir::Repetition {
+            min: 0,
+            max: Some(1),
+            greedy: true,
+            sub: Box::new(prefix),
+        }),
         k.clone(),
     ])
 }
 
 /// `(?:^|\.)(?:K)`: the key rule for the reverse automaton.
 fn key_reverse(k: &Hir) -> Hir {
-    Hir::concat(vec![Hir::alternation(vec![Hir::look(Look::Start), Hir::literal(*b".")]), k.clone()])
+    Hir::concat(vec![
+        Hir::alternation(vec![Hir::look(Look::Start), Hir::literal(*b".")]),
+        k.clone(),
+    ])
 }
 
 impl Matcher {
@@ -311,7 +322,9 @@ impl Matcher {
         let simple_keys = rules
             .rules()
             .iter()
-            .filter(|r| matches!(r.expr, Expr::Atom(a) if rules.atoms()[a].kind == PatternKind::Key))
+            .filter(
+                |r| matches!(r.expr, Expr::Atom(a) if rules.atoms()[a].kind == PatternKind::Key),
+            )
             .count();
         let keys_reverse = simple_keys > config.inline_key_limit;
         let mut bool_rules = Vec::new();
@@ -325,7 +338,11 @@ impl Matcher {
                         rev_roles.push(Role::Prefix(idx));
                         continue;
                     }
-                    let hir = if atom.kind == PatternKind::Key { key_forward(&atom.hir) } else { atom.hir.clone() };
+                    let hir = if atom.kind == PatternKind::Key {
+                        key_forward(&atom.hir)
+                    } else {
+                        atom.hir.clone()
+                    };
                     match strip_trailing_dot_star(&hir) {
                         Some(h) => {
                             fwd_hirs.push(h);
@@ -342,7 +359,11 @@ impl Matcher {
                     e.atoms(&mut ids);
                     for a in ids {
                         let atom = &rules.atoms()[a];
-                        fwd_hirs.push(if atom.kind == PatternKind::Key { key_forward(&atom.hir) } else { atom.hir.clone() });
+                        fwd_hirs.push(if atom.kind == PatternKind::Key {
+                            key_forward(&atom.hir)
+                        } else {
+                            atom.hir.clone()
+                        });
                         fwd_roles.push(Role::Bool(a as u32));
                     }
                     bool_rules.push(idx);
@@ -357,14 +378,34 @@ impl Matcher {
         let fwd = if fwd_hirs.is_empty() {
             None
         } else {
-            Some(Walker::build(&rules, &bool_rules, fwd_hirs, fwd_roles, false, config)?)
+            Some(Walker::build(
+                &rules,
+                &bool_rules,
+                fwd_hirs,
+                fwd_roles,
+                false,
+                config,
+            )?)
         };
         let rev = if rev_hirs.is_empty() {
             None
         } else {
-            Some(Walker::build(&rules, &[], rev_hirs, rev_roles, true, config)?)
+            Some(Walker::build(
+                &rules,
+                &[],
+                rev_hirs,
+                rev_roles,
+                true,
+                config,
+            )?)
         };
-        Ok(Matcher { rules, fwd, rev, empty_winner, reference: OnceLock::new() })
+        Ok(Matcher {
+            rules,
+            fwd,
+            rev,
+            empty_winner,
+            reference: OnceLock::new(),
+        })
     }
 
     /// The rule set this matcher was compiled from.
@@ -379,7 +420,9 @@ impl Matcher {
     /// of rules (names containing `\n` take the reference path instead).
     pub fn resolve(&self, name: &str) -> Decision<'_> {
         let idx = self.resolve_index(name);
-        Decision { rule: idx.and_then(|i| self.rules.rules().get(i)) }
+        Decision {
+            rule: idx.and_then(|i| self.rules.rules().get(i)),
+        }
     }
 
     /// The winning rule's index, if any. Same cost as [`Matcher::resolve`].
@@ -402,9 +445,16 @@ impl Matcher {
     pub fn resolve_batch<S: AsRef<str> + Sync>(&self, names: &[S]) -> Vec<Option<usize>> {
         use rayon::prelude::*;
         if names.len() < 16_384 {
-            return names.iter().map(|n| self.resolve_index(n.as_ref())).collect();
+            return names
+                .iter()
+                .map(|n| self.resolve_index(n.as_ref()))
+                .collect();
         }
-        names.par_iter().with_min_len(4096).map(|n| self.resolve_index(n.as_ref())).collect()
+        names
+            .par_iter()
+            .with_min_len(4096)
+            .map(|n| self.resolve_index(n.as_ref()))
+            .collect()
     }
 
     /// The naive reference resolver for this rule set (built on first use).
@@ -415,7 +465,8 @@ impl Matcher {
     /// Bytes used by the automata and their tables (lazy caches counted at
     /// their configured capacity).
     pub fn memory_usage(&self) -> usize {
-        self.fwd.as_ref().map_or(0, Walker::memory_usage) + self.rev.as_ref().map_or(0, Walker::memory_usage)
+        self.fwd.as_ref().map_or(0, Walker::memory_usage)
+            + self.rev.as_ref().map_or(0, Walker::memory_usage)
     }
 
     /// Which automata were built and how big they are.
@@ -442,7 +493,12 @@ impl Matcher {
 
 /// The first rule (in index order) that wins given the roles of the
 /// patterns held by an end-of-name match state.
-fn winner_of(rules: &RuleSet, bool_rules: &[u32], roles: &[Role], held: &mut dyn Iterator<Item = usize>) -> u32 {
+fn winner_of(
+    rules: &RuleSet,
+    bool_rules: &[u32],
+    roles: &[Role],
+    held: &mut dyn Iterator<Item = usize>,
+) -> u32 {
     let mut best = NONE;
     let mut bools: Vec<u32> = Vec::new();
     for pid in held {
@@ -456,7 +512,10 @@ fn winner_of(rules: &RuleSet, bool_rules: &[u32], roles: &[Role], held: &mut dyn
         if r >= best {
             break;
         }
-        if rules.rules()[r as usize].expr.eval(&mut |a| bools.contains(&(a as u32))) {
+        if rules.rules()[r as usize]
+            .expr
+            .eval(&mut |a| bools.contains(&(a as u32)))
+        {
             return r;
         }
     }
@@ -481,7 +540,10 @@ impl Walker {
                     .reverse(reverse),
             )
             .build_many_from_hir(&hirs)
-            .map_err(|e| CompileError::Nfa { patterns: hirs.len(), message: e.to_string() })?;
+            .map_err(|e| CompileError::Nfa {
+                patterns: hirs.len(),
+                message: e.to_string(),
+            })?;
         let has_prefix = roles.iter().any(|r| matches!(r, Role::Prefix(_)));
         let dense = if config.force_lazy {
             None
@@ -502,33 +564,58 @@ impl Walker {
         };
         let kind = match dense {
             Some(dfa) => {
-                let Ok(start) = dfa.start_state(&start::Config::new().anchored(Anchored::Yes)) else {
-                    return Err(CompileError::Nfa { patterns: hirs.len(), message: "no anchored start state".into() });
+                let Ok(start) = dfa.start_state(&start::Config::new().anchored(Anchored::Yes))
+                else {
+                    return Err(CompileError::Nfa {
+                        patterns: hirs.len(),
+                        message: "no anchored start state".into(),
+                    });
                 };
                 let (on_eoi, pre) = tables(&dfa, start, rules, bool_rules, &roles);
-                Kind::Dense { stride2: dfa.stride2(), dfa, start, on_eoi, pre }
+                Kind::Dense {
+                    stride2: dfa.stride2(),
+                    dfa,
+                    start,
+                    on_eoi,
+                    pre,
+                }
             }
             None => {
-                let base = hybrid::dfa::Config::new().match_kind(MatchKind::All).minimum_cache_clear_count(None);
+                let base = hybrid::dfa::Config::new()
+                    .match_kind(MatchKind::All)
+                    .minimum_cache_clear_count(None);
                 // A cache below the minimum is raised to the minimum: a lazy DFA
                 // below it is not usable.
                 let min = base.get_minimum_cache_capacity(&nfa).unwrap_or(0);
                 let dfa = hybrid::dfa::Builder::new()
                     .configure(base.cache_capacity(config.lazy_cache_capacity.max(min)))
                     .build_from_nfa(nfa)
-                    .map_err(|e| CompileError::Nfa { patterns: hirs.len(), message: e.to_string() })?;
+                    .map_err(|e| CompileError::Nfa {
+                        patterns: hirs.len(),
+                        message: e.to_string(),
+                    })?;
                 let d2 = dfa.clone();
                 let create: CachePoolFn = Box::new(move || d2.create_cache());
-                Kind::Lazy { dfa, pool: Pool::new(create) }
+                Kind::Lazy {
+                    dfa,
+                    pool: Pool::new(create),
+                }
             }
         };
         let _ = rules;
-        Ok(Walker { kind, reverse, roles, has_prefix })
+        Ok(Walker {
+            kind,
+            reverse,
+            roles,
+            has_prefix,
+        })
     }
 
     fn memory_usage(&self) -> usize {
         match &self.kind {
-            Kind::Dense { dfa, on_eoi, pre, .. } => dfa.memory_usage() + 4 * (on_eoi.len() + pre.len()),
+            Kind::Dense {
+                dfa, on_eoi, pre, ..
+            } => dfa.memory_usage() + 4 * (on_eoi.len() + pre.len()),
             Kind::Lazy { dfa, .. } => dfa.memory_usage() + dfa.get_config().get_cache_capacity(),
         }
     }
@@ -536,11 +623,33 @@ impl Walker {
     #[inline]
     fn walk(&self, name: &[u8], rules: &RuleSet) -> u32 {
         match &self.kind {
-            Kind::Dense { dfa, start, stride2, on_eoi, pre } => {
+            Kind::Dense {
+                dfa,
+                start,
+                stride2,
+                on_eoi,
+                pre,
+            } => {
                 if self.reverse {
-                    walk_dense(dfa, *start, *stride2, on_eoi, pre, self.has_prefix, name.iter().rev().copied())
+                    walk_dense(
+                        dfa,
+                        *start,
+                        *stride2,
+                        on_eoi,
+                        pre,
+                        self.has_prefix,
+                        name.iter().rev().copied(),
+                    )
                 } else {
-                    walk_dense(dfa, *start, *stride2, on_eoi, pre, self.has_prefix, name.iter().copied())
+                    walk_dense(
+                        dfa,
+                        *start,
+                        *stride2,
+                        on_eoi,
+                        pre,
+                        self.has_prefix,
+                        name.iter().copied(),
+                    )
                 }
             }
             Kind::Lazy { dfa, pool } => {
@@ -564,7 +673,9 @@ impl Walker {
         bytes: impl Iterator<Item = u8>,
         rules: &RuleSet,
     ) -> Option<u32> {
-        let mut s = dfa.start_state(cache, &start::Config::new().anchored(Anchored::Yes)).ok()?;
+        let mut s = dfa
+            .start_state(cache, &start::Config::new().anchored(Anchored::Yes))
+            .ok()?;
         let mut best = NONE;
         let bool_rules: Vec<u32> = Vec::new();
         for b in bytes {
@@ -575,7 +686,9 @@ impl Walker {
                 }
                 if self.has_prefix && s.is_match() {
                     for i in 0..dfa.match_len(cache, s) {
-                        if let Some(Role::Prefix(r)) = self.roles.get(dfa.match_pattern(cache, s, i).as_usize()) {
+                        if let Some(Role::Prefix(r)) =
+                            self.roles.get(dfa.match_pattern(cache, s, i).as_usize())
+                        {
                             best = best.min(*r);
                         }
                     }
@@ -594,7 +707,11 @@ impl Walker {
         rules: &RuleSet,
         _unused: &[u32],
     ) -> u32 {
-        let n = if e.is_match() { dfa.match_len(cache, e) } else { 0 };
+        let n = if e.is_match() {
+            dfa.match_len(cache, e)
+        } else {
+            0
+        };
         let mut best = NONE;
         for i in 0..n {
             match self.roles.get(dfa.match_pattern(cache, e, i).as_usize()) {
@@ -607,7 +724,11 @@ impl Walker {
             return best;
         }
         // Boolean rules: evaluate in order over the state's atoms.
-        for r in rules.rules().iter().take(best.min(rules.rules().len() as u32) as usize) {
+        for r in rules
+            .rules()
+            .iter()
+            .take(best.min(rules.rules().len() as u32) as usize)
+        {
             if matches!(r.expr, Expr::Atom(_)) {
                 continue;
             }
@@ -665,7 +786,11 @@ fn tables(
     let mut pre: Vec<u32> = Vec::new();
     let mut seen: Vec<bool> = Vec::new();
     let mut stack = vec![start];
-    let reps: Vec<u8> = dfa.byte_classes().representatives(..).filter_map(|u| u.as_u8()).collect();
+    let reps: Vec<u8> = dfa
+        .byte_classes()
+        .representatives(..)
+        .filter_map(|u| u.as_u8())
+        .collect();
     let mark = |s: StateID, seen: &mut Vec<bool>| -> bool {
         let i = idx(s);
         if i >= seen.len() {
@@ -691,7 +816,9 @@ fn tables(
         }
         let e = dfa.next_eoi_state(s);
         let held: Vec<usize> = if dfa.is_match_state(e) {
-            (0..dfa.match_len(e)).map(|k| dfa.match_pattern(e, k).as_usize()).collect()
+            (0..dfa.match_len(e))
+                .map(|k| dfa.match_pattern(e, k).as_usize())
+                .collect()
         } else {
             Vec::new()
         };

@@ -43,12 +43,17 @@ impl Reference {
 
     /// Whether atom `i` matches `name`.
     pub fn atom_matches(&self, i: usize, name: &str) -> bool {
-        self.atoms.get(i).and_then(|r| r.as_ref()).is_some_and(|r| r.is_match(name))
+        self.atoms
+            .get(i)
+            .and_then(|r| r.as_ref())
+            .is_some_and(|r| r.is_match(name))
     }
 
     /// Whether rule `i` matches `name`.
     pub fn rule_matches(&self, i: usize, name: &str) -> bool {
-        self.exprs.get(i).is_some_and(|e| e.eval(&mut |a| self.atom_matches(a, name)))
+        self.exprs
+            .get(i)
+            .is_some_and(|e| e.eval(&mut |a| self.atom_matches(a, name)))
     }
 
     /// The first rule that matches `name`. O(rules × len(name)).
@@ -58,6 +63,8 @@ impl Reference {
 
     /// Every rule that matches `name`, in order (for `explain`).
     pub fn matching(&self, name: &str) -> Vec<usize> {
-        (0..self.exprs.len()).filter(|&i| self.rule_matches(i, name)).collect()
+        (0..self.exprs.len())
+            .filter(|&i| self.rule_matches(i, name))
+            .collect()
     }
 }

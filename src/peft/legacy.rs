@@ -492,7 +492,9 @@ impl LegacyConfig {
                 match val {
                     Value::Number(n) => cfg.alpha_pattern.push((k.clone(), n.clone())),
                     _ => {
-                        return Err(type_err("alpha_pattern", "an object {key: number}", val).key(k));
+                        return Err(
+                            type_err("alpha_pattern", "an object {key: number}", val).key(k)
+                        );
                     }
                 }
             }

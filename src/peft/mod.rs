@@ -14,5 +14,8 @@ pub mod layers;
 pub mod legacy;
 pub mod pyregex;
 
-pub use legacy::{evaluate, Decision, Evaluation, LegacyConfig, LegacyError, ModelInfo, Module, PeftErrorKind, Warning};
-pub use pyregex::{non_dfa_construct, translate_python_regex, Engine, PyRegexError, Translated};
+pub use legacy::{
+    Decision, Evaluation, LegacyConfig, LegacyError, ModelInfo, Module, PeftErrorKind, Warning,
+    evaluate,
+};
+pub use pyregex::{Engine, PyRegexError, Translated, non_dfa_construct, translate_python_regex};

@@ -20,6 +20,9 @@
 //! case-insensitive matching of non-ASCII letters uses Rust's simple case folding instead of
 //! Python's `lower()`-based comparison, and `\b` / `\B` on an *empty* haystack (Python never
 //! matches there; module names are never empty).
+// The parser mirrors CPython's re._parser loop structure on purpose, so that
+// it can be compared with it line by line.
+#![allow(clippy::while_let_loop)]
 
 use std::fmt;
 

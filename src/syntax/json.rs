@@ -22,7 +22,7 @@ use super::ast::{
     Action, Assignment, Block, Constraint, Declaration, Literal, PatternAtom, PatternExpr,
     PatternKind, Rule, RuleFile, Spanned, TypeName,
 };
-use crate::diag::{code, Diagnostic, Diagnostics, Span};
+use crate::diag::{Diagnostic, Diagnostics, Span, code};
 
 fn range_span(r: jsonc_parser::common::Range) -> Span {
     Span::new(r.start, r.end)
@@ -41,7 +41,10 @@ pub fn parse_value(text: &str) -> Result<Value<'_>, Diagnostics> {
         diags.push(
             Diagnostic::error(
                 code::LIMIT,
-                format!("JSON nested deeper than {} levels", crate::limits::MAX_NESTING),
+                format!(
+                    "JSON nested deeper than {} levels",
+                    crate::limits::MAX_NESTING
+                ),
             )
             .with_span(Span::new(pos, pos + 1), "too deep here"),
         );
@@ -74,7 +77,10 @@ pub fn parse_value(text: &str) -> Result<Value<'_>, Diagnostics> {
         }
     };
     let Some(value) = value else {
-        diags.push(Diagnostic::error(code::EMPTY, "the file is empty").with_span(Span::new(0, 0), "expected a JSON object"));
+        diags.push(
+            Diagnostic::error(code::EMPTY, "the file is empty")
+                .with_span(Span::new(0, 0), "expected a JSON object"),
+        );
         return Err(diags);
     };
     check_duplicates(&value, &mut diags);
@@ -148,10 +154,10 @@ pub fn literal(v: &Value<'_>) -> Literal {
         Value::StringLit(s) => Literal::Str(s.value.to_string()),
         Value::NumberLit(n) => {
             let t = n.value;
-            if !t.contains(['.', 'e', 'E']) {
-                if let Ok(i) = t.parse::<i64>() {
-                    return Literal::Int(i);
-                }
+            if !t.contains(['.', 'e', 'E'])
+                && let Ok(i) = t.parse::<i64>()
+            {
+                return Literal::Int(i);
             }
             match t.parse::<f64>() {
                 Ok(f) if f.is_finite() => Literal::Float(f),
@@ -205,15 +211,24 @@ pub fn parse(text: &str) -> Result<RuleFile, Diagnostics> {
                 },
                 "rules" => match &p.value {
                     Value::Object(o) => lower_rules(o, &mut out, &mut diags),
-                    v => diags.push(shape(v, "`rules` must be an object of `\"<pattern>\": {...} | null`")),
+                    v => diags.push(shape(
+                        v,
+                        "`rules` must be an object of `\"<pattern>\": {...} | null`",
+                    )),
                 },
                 "attributes" => match &p.value {
                     Value::Object(o) => lower_declarations(o, &mut out, &mut diags),
                     v => diags.push(shape(v, "`attributes` must be an object of declarations")),
                 },
                 other => diags.push(
-                    Diagnostic::error(code::JSON_SHAPE, format!("unknown envelope field `{other}`"))
-                        .with_span(span, "not one of `version`, `defaults`, `attributes`, `rules`"),
+                    Diagnostic::error(
+                        code::JSON_SHAPE,
+                        format!("unknown envelope field `{other}`"),
+                    )
+                    .with_span(
+                        span,
+                        "not one of `version`, `defaults`, `attributes`, `rules`",
+                    ),
                 ),
             }
         }
@@ -226,7 +241,8 @@ pub fn parse(text: &str) -> Result<RuleFile, Diagnostics> {
 }
 
 fn shape(v: &Value<'_>, msg: &str) -> Diagnostic {
-    Diagnostic::error(code::JSON_SHAPE, msg.to_string()).with_span(value_span(v), format!("found {}", literal(v).kind()))
+    Diagnostic::error(code::JSON_SHAPE, msg.to_string())
+        .with_span(value_span(v), format!("found {}", literal(v).kind()))
 }
 
 fn lower_block(o: &jsonc_parser::ast::Object<'_>, _diags: &mut Diagnostics) -> Block {
@@ -280,7 +296,11 @@ fn lower_rules(o: &jsonc_parser::ast::Object<'_>, out: &mut RuleFile, diags: &mu
     }
 }
 
-fn lower_declarations(o: &jsonc_parser::ast::Object<'_>, out: &mut RuleFile, diags: &mut Diagnostics) {
+fn lower_declarations(
+    o: &jsonc_parser::ast::Object<'_>,
+    out: &mut RuleFile,
+    diags: &mut Diagnostics,
+) {
     for p in &o.properties {
         let name = Spanned::new(p.name.as_str().to_string(), range_span(p.name.range()));
         let Value::Object(d) = &p.value else {
@@ -302,9 +322,12 @@ fn lower_declarations(o: &jsonc_parser::ast::Object<'_>, out: &mut RuleFile, dia
                     match t {
                         Some(t) => ty = Some(Spanned::new(t, range_span(s.range))),
                         None => diags.push(
-                            Diagnostic::error(code::BAD_DECLARATION, format!("unknown type `{}`", s.value))
-                                .with_span(range_span(s.range), "not a type")
-                                .with_help("use `int`, `float`, `bool` or `string`"),
+                            Diagnostic::error(
+                                code::BAD_DECLARATION,
+                                format!("unknown type `{}`", s.value),
+                            )
+                            .with_span(range_span(s.range), "not a type")
+                            .with_help("use `int`, `float`, `bool` or `string`"),
                         ),
                     }
                 }
@@ -320,34 +343,57 @@ fn lower_declarations(o: &jsonc_parser::ast::Object<'_>, out: &mut RuleFile, dia
                         .collect();
                     if nums.len() == 2 && a.elements.len() == 2 {
                         constraint = Some(Spanned::new(
-                            Constraint::Range { lo: nums[0], hi: nums[1], inclusive: true },
+                            Constraint::Range {
+                                lo: nums[0],
+                                hi: nums[1],
+                                inclusive: true,
+                            },
                             range_span(a.range),
                         ));
                     } else {
                         diags.push(
-                            Diagnostic::error(code::BAD_DECLARATION, "`range` must be `[min, max]` (both included)")
-                                .with_span(range_span(a.range), "expected two numbers"),
+                            Diagnostic::error(
+                                code::BAD_DECLARATION,
+                                "`range` must be `[min, max]` (both included)",
+                            )
+                            .with_span(range_span(a.range), "expected two numbers"),
                         );
                     }
                 }
                 ("choices", Value::Array(a)) => {
                     constraint = Some(Spanned::new(
-                        Constraint::Choices(a.elements.iter().map(|e| Spanned::new(literal(e), value_span(e))).collect()),
+                        Constraint::Choices(
+                            a.elements
+                                .iter()
+                                .map(|e| Spanned::new(literal(e), value_span(e)))
+                                .collect(),
+                        ),
                         range_span(a.range),
                     ));
                 }
                 (other, v) => diags.push(
-                    Diagnostic::error(code::BAD_DECLARATION, format!("unexpected declaration field `{other}`"))
-                        .with_span(value_span(v), "here")
-                        .with_help("fields: `type` (string), `range` ([min, max]), `choices` (array)"),
+                    Diagnostic::error(
+                        code::BAD_DECLARATION,
+                        format!("unexpected declaration field `{other}`"),
+                    )
+                    .with_span(value_span(v), "here")
+                    .with_help("fields: `type` (string), `range` ([min, max]), `choices` (array)"),
                 ),
             }
         }
         match ty {
-            Some(ty) => out.declarations.push(Declaration { name, ty, constraint, span: range_span(p.range) }),
+            Some(ty) => out.declarations.push(Declaration {
+                name,
+                ty,
+                constraint,
+                span: range_span(p.range),
+            }),
             None => diags.push(
-                Diagnostic::error(code::BAD_DECLARATION, format!("attribute `{}` has no `type`", p.name.as_str()))
-                    .with_span(range_span(p.name.range()), "declared here"),
+                Diagnostic::error(
+                    code::BAD_DECLARATION,
+                    format!("attribute `{}` has no `type`", p.name.as_str()),
+                )
+                .with_span(range_span(p.name.range()), "declared here"),
             ),
         }
     }

@@ -2,14 +2,14 @@
 //! `grammar/lora.pest`. Pest errors are renamed into user words ("expected
 //! `{` or `exclude`", not rule names).
 
-use pest::iterators::Pair;
 use pest::Parser as _;
+use pest::iterators::Pair;
 
 use super::ast::{
     Action, Assignment, Block, Constraint, Declaration, Literal, PatternAtom, PatternExpr,
     PatternKind, Rule as AstRule, RuleFile, Spanned, TypeName,
 };
-use crate::diag::{code, Diagnostic, Diagnostics, Span};
+use crate::diag::{Diagnostic, Diagnostics, Span, code};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/lora.pest"]
@@ -23,13 +23,19 @@ fn describe(r: &Rule) -> &'static str {
         Rule::declaration | Rule::kw_attribute => "`attribute`",
         Rule::defaults | Rule::kw_defaults => "`defaults`",
         Rule::type_name => "a type (`int`, `float`, `bool` or `string`)",
-        Rule::constraint | Rule::range | Rule::choices => "a range (`1..=64`) or a list (`[\"a\", \"b\"]`)",
+        Rule::constraint | Rule::range | Rule::choices => {
+            "a range (`1..=64`) or a list (`[\"a\", \"b\"]`)"
+        }
         Rule::range_op => "`..` or `..=`",
         Rule::attr_block => "`{`",
         Rule::assignment => "an attribute assignment (`rank = 8`)",
-        Rule::pattern_expr | Rule::and_expr | Rule::not_expr | Rule::atom => "a pattern (`\"model.layers.*.q_proj\"`, `re \"...\"` or `key \"...\"`)",
+        Rule::pattern_expr | Rule::and_expr | Rule::not_expr | Rule::atom => {
+            "a pattern (`\"model.layers.*.q_proj\"`, `re \"...\"` or `key \"...\"`)"
+        }
         Rule::negation => "`!`",
-        Rule::pattern_kind | Rule::kw_re | Rule::kw_key | Rule::kw_path => "a pattern kind (`path`, `re` or `key`)",
+        Rule::pattern_kind | Rule::kw_re | Rule::kw_key | Rule::kw_path => {
+            "a pattern kind (`path`, `re` or `key`)"
+        }
         Rule::value => "a value",
         Rule::boolean => "`true` or `false`",
         Rule::number => "a number",
@@ -63,7 +69,8 @@ fn pest_to_diagnostic(err: &pest::error::Error<Rule>, text: &str) -> Diagnostic 
             (v, found)
         }
         pest::error::ErrorVariant::CustomError { message } => {
-            return Diagnostic::error(code::SYNTAX, message.clone()).with_span(Span::new(pos, pos), "here")
+            return Diagnostic::error(code::SYNTAX, message.clone())
+                .with_span(Span::new(pos, pos), "here");
         }
     };
     expected.sort_unstable();
@@ -76,10 +83,13 @@ fn pest_to_diagnostic(err: &pest::error::Error<Rule>, text: &str) -> Diagnostic 
         format!("expected {}, found {found}", join_or(&expected))
     };
     let end = (pos + next_token_len(text, pos)).min(text.len());
-    let mut d = Diagnostic::error(code::SYNTAX, msg).with_span(Span::new(pos, end), "unexpected here");
+    let mut d =
+        Diagnostic::error(code::SYNTAX, msg).with_span(Span::new(pos, end), "unexpected here");
     if found.starts_with("`\"") && expected.iter().any(|e| e.contains("`{`")) {
         d = d.with_help("a rule is a pattern followed by `{ attr = value }` or `exclude`; combine patterns with `|`, `&` and `!`");
-    } else if text[pos.min(text.len())..].starts_with('\\') || text[..pos.min(text.len())].ends_with('\\') {
+    } else if text[pos.min(text.len())..].starts_with('\\')
+        || text[..pos.min(text.len())].ends_with('\\')
+    {
         d = d.with_help("strings are raw: write `\"a\\.b\"` for the regex `a\\.b`; a string cannot contain its own quote character (use the other quote)");
     }
     d
@@ -127,7 +137,10 @@ pub fn parse(text: &str) -> Result<RuleFile, Diagnostics> {
         diags.push(
             Diagnostic::error(
                 code::LIMIT,
-                format!("parentheses nested deeper than {}", crate::limits::MAX_NESTING),
+                format!(
+                    "parentheses nested deeper than {}",
+                    crate::limits::MAX_NESTING
+                ),
             )
             .with_span(Span::new(pos, pos + 1), "too deep here")
             .with_help("flatten the pattern expression; `a | b | c` needs no parentheses"),
@@ -262,8 +275,11 @@ fn lower_number(p: &Pair<'_, Rule>, diags: &mut Diagnostics) -> Literal {
             return Literal::Int(i);
         }
         diags.push(
-            Diagnostic::error(code::ATTR_RANGE, format!("integer `{t}` does not fit in 64 bits"))
-                .with_span(span_of(p), "too large"),
+            Diagnostic::error(
+                code::ATTR_RANGE,
+                format!("integer `{t}` does not fit in 64 bits"),
+            )
+            .with_span(span_of(p), "too large"),
         );
         return Literal::Int(0);
     }

@@ -28,42 +28,79 @@ fn tmp(name: &str, text: &str) -> String {
 
 #[test]
 fn readme_main_command_summary() {
-    let (code, out, _) = run(&["resolve", "examples/llama-3-8b.lora", "--modules", "examples/models/llama-3-8b.tsv"]);
+    let (code, out, _) = run(&[
+        "resolve",
+        "examples/llama-3-8b.lora",
+        "--modules",
+        "examples/models/llama-3-8b.tsv",
+    ]);
     assert_eq!(code, 0);
-    assert!(out.contains("422 modules: 176 adapted, 65 excluded, 181 unmatched\n"), "{out}");
+    assert!(
+        out.contains("422 modules: 176 adapted, 65 excluded, 181 unmatched\n"),
+        "{out}"
+    );
     assert!(out.contains("every rule decided at least one module"));
 }
 
 #[test]
 fn json_and_lora_examples_agree() {
-    let a = run(&["resolve", "examples/llama-3-8b.lora", "-m", "examples/models/llama-3-8b.tsv", "-f", "jsonl"]).1;
-    let b = run(&["resolve", "examples/llama-3-8b.json", "-m", "examples/models/llama-3-8b.tsv", "-f", "jsonl"]).1;
+    let a = run(&[
+        "resolve",
+        "examples/llama-3-8b.lora",
+        "-m",
+        "examples/models/llama-3-8b.tsv",
+        "-f",
+        "jsonl",
+    ])
+    .1;
+    let b = run(&[
+        "resolve",
+        "examples/llama-3-8b.json",
+        "-m",
+        "examples/models/llama-3-8b.tsv",
+        "-f",
+        "jsonl",
+    ])
+    .1;
     let strip = |s: &str| -> Vec<(String, String)> {
         s.lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("jsonl");
-                (v["module"].to_string(), format!("{} {} {}", v["action"], v["attrs"]["rank"], v["scaling"]))
+                (
+                    v["module"].to_string(),
+                    format!("{} {} {}", v["action"], v["attrs"]["rank"], v["scaling"]),
+                )
             })
             .collect()
     };
     assert_eq!(strip(&a).len(), 422);
-    let differ: Vec<_> = strip(&a).into_iter().zip(strip(&b)).filter(|(x, y)| x != y).collect();
+    let differ: Vec<_> = strip(&a)
+        .into_iter()
+        .zip(strip(&b))
+        .filter(|(x, y)| x != y)
+        .collect();
     // The JSON form has no dropout default, so only rank/scaling/action are compared.
     assert!(differ.is_empty(), "{differ:?}");
 }
 
 #[test]
 fn jsonl_record_is_exact() {
-    let rules = tmp("r.lora", "defaults { rank = 8, alpha = 16 }\n\"a.*\" { alpha = 4.0 }\n\"b\" exclude\n");
+    let rules = tmp(
+        "r.lora",
+        "defaults { rank = 8, alpha = 16 }\n\"a.*\" { alpha = 4.0 }\n\"b\" exclude\n",
+    );
     let mods = tmp("m.txt", "# comment\na.x\nb\nc\n");
     let (code, out, err) = run(&["resolve", &rules, "-m", &mods, "-f", "jsonl"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
         concat!(
-            r#"{"module":"a.x","rule":0,"action":"adapt","attrs":{"rank":8,"alpha":4.0},"scaling":0.5}"#, "\n",
-            r#"{"module":"b","rule":1,"action":"exclude","attrs":null,"scaling":null}"#, "\n",
-            r#"{"module":"c","rule":null,"action":"none","attrs":null,"scaling":null}"#, "\n",
+            r#"{"module":"a.x","rule":0,"action":"adapt","attrs":{"rank":8,"alpha":4.0},"scaling":0.5}"#,
+            "\n",
+            r#"{"module":"b","rule":1,"action":"exclude","attrs":null,"scaling":null}"#,
+            "\n",
+            r#"{"module":"c","rule":null,"action":"none","attrs":null,"scaling":null}"#,
+            "\n",
         )
     );
 }
@@ -73,7 +110,10 @@ fn check_reports_located_errors_and_exit_1() {
     let rules = tmp("bad.lora", "\"**\" { rnak = 8 }\n\"x\" { rank = 0 }\n");
     let (code, _, err) = run(&["check", &rules]);
     assert_eq!(code, 1);
-    assert!(err.contains("error[L010]: unknown attribute `rnak`"), "{err}");
+    assert!(
+        err.contains("error[L010]: unknown attribute `rnak`"),
+        "{err}"
+    );
     assert!(err.contains("bad.lora:1:8"), "{err}");
     assert!(err.contains("help: did you mean `rank`?"), "{err}");
     assert!(err.contains("error[L012]"), "both errors in one run: {err}");
@@ -83,12 +123,22 @@ fn check_reports_located_errors_and_exit_1() {
 #[test]
 fn json_error_format() {
     let rules = tmp("dup.json", "{\"a\": null, \"a\": {}}");
-    let out = bin().args(["--error-format", "json", "check", &rules]).output().expect("runs");
+    let out = bin()
+        .args(["--error-format", "json", "check", &rules])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    let line = String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default().to_string();
+    let line = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
     assert_eq!(v["code"], "L031");
-    assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(1), Some(13)));
+    assert_eq!(
+        (v["line"].as_u64(), v["column"].as_u64()),
+        (Some(1), Some(13))
+    );
 }
 
 #[test]
@@ -99,15 +149,30 @@ fn usage_and_io_errors_exit_2() {
     std::fs::write(&bin_file, b"\"a\" { rank = 8 }\n\xff\xfe").expect("write");
     let (code, _, err) = run(&["check", &bin_file]);
     assert_eq!(code, 2);
-    assert!(err.contains("not valid UTF-8 (byte 17, line 2, column 1)"), "{err}");
+    assert!(
+        err.contains("not valid UTF-8 (byte 17, line 2, column 1)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn explain_lists_shadowed_rules() {
-    let (code, out, _) = run(&["explain", "examples/llama-3-8b.lora", "model.layers.30.mlp.down_proj"]);
+    let (code, out, _) = run(&[
+        "explain",
+        "examples/llama-3-8b.lora",
+        "model.layers.30.mlp.down_proj",
+    ]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("model.layers.30.mlp.down_proj: rule 3 wins (examples/llama-3-8b.lora:7:1)"), "{out}");
-    assert!(out.contains("  rule 4 (examples/llama-3-8b.lora:8:1): key"), "{out}");
+    assert!(
+        out.starts_with(
+            "model.layers.30.mlp.down_proj: rule 3 wins (examples/llama-3-8b.lora:7:1)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("  rule 4 (examples/llama-3-8b.lora:8:1): key"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -121,9 +186,20 @@ fn safetensors_index_input() {
     assert_eq!(code, 0, "{err}");
     let mods: Vec<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["module"].to_string()).unwrap_or_default())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .map(|v| v["module"].to_string())
+                .unwrap_or_default()
+        })
         .collect();
-    assert_eq!(mods, ["\"model.layers.0.mlp.experts.1.down_proj\"", "\"lm_head\"", "\"model.layers.0.self_attn.rotary_emb\""]);
+    assert_eq!(
+        mods,
+        [
+            "\"model.layers.0.mlp.experts.1.down_proj\"",
+            "\"lm_head\"",
+            "\"model.layers.0.self_attn.rotary_emb\""
+        ]
+    );
 }
 
 #[test]
@@ -139,7 +215,13 @@ fn safetensors_header_input() {
     let (code, out, err) = run(&["resolve", &rules, "-m", &path, "-f", "jsonl"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 2);
-    assert!(out.lines().next().unwrap_or_default().starts_with(r#"{"module":"b.lora_B","rule":null"#), "{out}");
+    assert!(
+        out.lines()
+            .next()
+            .unwrap_or_default()
+            .starts_with(r#"{"module":"b.lora_B","rule":null"#),
+        "{out}"
+    );
 }
 
 #[test]
@@ -148,12 +230,27 @@ fn legacy_config_resolves_directly() {
         "adapter_config.json",
         r#"{"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "r": 8, "lora_alpha": 16, "rank_pattern": {"layers.1.self_attn.q_proj": 4}, "exclude_modules": ["model.layers.0.self_attn.v_proj"]}"#,
     );
-    let mods = tmp("m2.txt", "model.layers.0.self_attn.q_proj\nmodel.layers.0.self_attn.v_proj\nmodel.layers.1.self_attn.q_proj\nlm_head\n");
+    let mods = tmp(
+        "m2.txt",
+        "model.layers.0.self_attn.q_proj\nmodel.layers.0.self_attn.v_proj\nmodel.layers.1.self_attn.q_proj\nlm_head\n",
+    );
     let (code, out, err) = run(&["resolve", &cfg, "-m", &mods, "-f", "jsonl"]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], r#"{"module":"model.layers.0.self_attn.q_proj","rule":null,"action":"adapt","attrs":{"rank":8,"alpha":16},"scaling":2.0}"#);
-    assert_eq!(lines[1], r#"{"module":"model.layers.0.self_attn.v_proj","rule":null,"action":"exclude","attrs":null,"scaling":null}"#);
-    assert_eq!(lines[2], r#"{"module":"model.layers.1.self_attn.q_proj","rule":null,"action":"adapt","attrs":{"rank":4,"alpha":16},"scaling":4.0}"#);
-    assert_eq!(lines[3], r#"{"module":"lm_head","rule":null,"action":"none","attrs":null,"scaling":null}"#);
+    assert_eq!(
+        lines[0],
+        r#"{"module":"model.layers.0.self_attn.q_proj","rule":null,"action":"adapt","attrs":{"rank":8,"alpha":16},"scaling":2.0}"#
+    );
+    assert_eq!(
+        lines[1],
+        r#"{"module":"model.layers.0.self_attn.v_proj","rule":null,"action":"exclude","attrs":null,"scaling":null}"#
+    );
+    assert_eq!(
+        lines[2],
+        r#"{"module":"model.layers.1.self_attn.q_proj","rule":null,"action":"adapt","attrs":{"rank":4,"alpha":16},"scaling":4.0}"#
+    );
+    assert_eq!(
+        lines[3],
+        r#"{"module":"lm_head","rule":null,"action":"none","attrs":null,"scaling":null}"#
+    );
 }

@@ -4,7 +4,10 @@ use crate::util::errors;
 
 #[test]
 fn all_errors_of_a_file_are_reported_at_once() {
-    let d = errors("a.lora", "\"a\" { rnak = 1 }\n\"b\" { rank = -2, init = \"evaa\" }\nre \"(\" exclude\n");
+    let d = errors(
+        "a.lora",
+        "\"a\" { rnak = 1 }\n\"b\" { rank = -2, init = \"evaa\" }\nre \"(\" exclude\n",
+    );
     let codes: Vec<&str> = d.iter().map(|d| d.code()).collect();
     assert_eq!(codes, ["L010", "L012", "L012", "L020"]);
     assert_eq!(d[2].help(), Some("did you mean `\"eva\"`?"));
@@ -20,15 +23,27 @@ fn hostile_inputs_do_not_panic() {
     assert_eq!(errors("n.lora", "\"a\0b\" exclude\n\"\n").len(), 1);
     let long = format!("re \"{}\" exclude", "a".repeat(100_000));
     assert_eq!(errors("l.lora", &long)[0].code(), "L023");
-    let cfg = lora_rules::engine::Config { nfa_size_limit: 1 << 20, ..Default::default() };
+    let cfg = lora_rules::engine::Config {
+        nfa_size_limit: 1 << 20,
+        ..Default::default()
+    };
     let huge = crate::util::compile_with("re \"a{1000}{1000}{1000}\" exclude", &cfg);
-    assert_eq!(huge.err().map(|d| d.iter().next().map(|d| d.code()).unwrap_or_default().to_string()), Some("L040".to_string()));
+    assert_eq!(
+        huge.err().map(|d| d
+            .iter()
+            .next()
+            .map(|d| d.code())
+            .unwrap_or_default()
+            .to_string()),
+        Some("L040".to_string())
+    );
 }
 
 #[test]
 fn crlf_and_bom_are_fine() {
     let src = lora_rules::Source::new("c.lora", "\u{feff}\"a\" { rank = 1 }\r\n\"b\" exclude\r\n");
-    let (rules, _) = lora_rules::load(&src, lora_rules::Format::Lora).unwrap_or_else(|d| panic!("{d}"));
+    let (rules, _) =
+        lora_rules::load(&src, lora_rules::Format::Lora).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(rules.rules().len(), 2);
     let src = lora_rules::Source::new("c.json", "\u{feff}{\"a\": {\"rank\": 1}}");
     assert!(lora_rules::load(&src, lora_rules::Format::Json).is_ok());
@@ -37,7 +52,11 @@ fn crlf_and_bom_are_fine() {
 #[test]
 fn empty_rule_file_warns() {
     let src = lora_rules::Source::new("e.lora", "# nothing\n");
-    let (rules, warnings) = lora_rules::load(&src, lora_rules::Format::Lora).unwrap_or_else(|d| panic!("{d}"));
+    let (rules, warnings) =
+        lora_rules::load(&src, lora_rules::Format::Lora).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(rules.rules().len(), 0);
-    assert_eq!(warnings.warnings().map(|w| w.code()).collect::<Vec<_>>(), ["L003"]);
+    assert_eq!(
+        warnings.warnings().map(|w| w.code()).collect::<Vec<_>>(),
+        ["L003"]
+    );
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::result_large_err)]
 //! The single integration-test binary (ripgrep style: compiled once).
 
 mod cli;

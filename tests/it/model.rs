@@ -8,8 +8,29 @@ use proptest::prelude::*;
 use crate::util::compile_with;
 
 const SEGMENTS: &[&str] = &[
-    "model", "layers", "0", "1", "2", "3", "10", "31", "mlp", "self_attn", "q_proj", "k_proj", "up_proj",
-    "down_proj", "experts", "17", "visual", "blocks", "lm_head", "encoder", "q", "é", "w1",
+    "model",
+    "layers",
+    "0",
+    "1",
+    "2",
+    "3",
+    "10",
+    "31",
+    "mlp",
+    "self_attn",
+    "q_proj",
+    "k_proj",
+    "up_proj",
+    "down_proj",
+    "experts",
+    "17",
+    "visual",
+    "blocks",
+    "lm_head",
+    "encoder",
+    "q",
+    "é",
+    "w1",
 ];
 
 fn name() -> impl Strategy<Value = String> {
@@ -18,26 +39,69 @@ fn name() -> impl Strategy<Value = String> {
 
 fn path_atom() -> impl Strategy<Value = String> {
     let seg = prop::sample::select(vec![
-        "model", "layers", "*", "**", "{0..3}", "{1,10,31}", "*_proj", "{q,k}_proj", "mlp", "self_attn",
-        "experts", "q*", "visual", "blocks", "lm_head",
+        "model",
+        "layers",
+        "*",
+        "**",
+        "{0..3}",
+        "{1,10,31}",
+        "*_proj",
+        "{q,k}_proj",
+        "mlp",
+        "self_attn",
+        "experts",
+        "q*",
+        "visual",
+        "blocks",
+        "lm_head",
     ]);
     prop::collection::vec(seg, 1..6).prop_map(|v| format!("\"{}\"", v.join(".")))
 }
 
 fn regex_atom() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        r".*_proj", r"model\.layers\.\d+\..*", r".*\.(q|k)_proj", r".*layers\.1.*", r"[a-z_.]+", "model.*",
-        r".*a.*j", r"model\.layers\.3\.mlp\.up_proj", "model.layers.3.mlp.up_proj", r".*\.\d\..*", r"(?i).*Q_PROJ",
-        r".*", r"lm_head", r".*experts\.1\d*\.w1", r"\w+(\.\w+)*", r".*visual.*", "", r"model(\.layers)?\..*",
+        r".*_proj",
+        r"model\.layers\.\d+\..*",
+        r".*\.(q|k)_proj",
+        r".*layers\.1.*",
+        r"[a-z_.]+",
+        "model.*",
+        r".*a.*j",
+        r"model\.layers\.3\.mlp\.up_proj",
+        "model.layers.3.mlp.up_proj",
+        r".*\.\d\..*",
+        r"(?i).*Q_PROJ",
+        r".*",
+        r"lm_head",
+        r".*experts\.1\d*\.w1",
+        r"\w+(\.\w+)*",
+        r".*visual.*",
+        "",
+        r"model(\.layers)?\..*",
     ])
     .prop_map(|r| format!("re \"{r}\""))
 }
 
 fn key_atom() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "q_proj", r"layers\.\d", r"mlp\..*", r".*_proj", r"\d+\.mlp\.up_proj", "(?i)Q_PROJ", "proj", "x|mlp",
-        "k_proj|up_proj", r"layers.1", "model.layers.10.mlp.down_proj", r"^model\..*", r".*\.q", "w1", "é",
-        r"3\..*", "lm_head", r"[0-9]+",
+        "q_proj",
+        r"layers\.\d",
+        r"mlp\..*",
+        r".*_proj",
+        r"\d+\.mlp\.up_proj",
+        "(?i)Q_PROJ",
+        "proj",
+        "x|mlp",
+        "k_proj|up_proj",
+        r"layers.1",
+        "model.layers.10.mlp.down_proj",
+        r"^model\..*",
+        r".*\.q",
+        "w1",
+        "é",
+        r"3\..*",
+        "lm_head",
+        r"[0-9]+",
     ])
     .prop_map(|k| format!("key \"{k}\""))
 }
@@ -57,18 +121,49 @@ fn pattern() -> impl Strategy<Value = String> {
 
 fn rule_set() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        (pattern(), prop_oneof![Just("exclude".to_string()), (1u32..64).prop_map(|r| format!("{{ rank = {r} }}"))]),
+        (
+            pattern(),
+            prop_oneof![
+                Just("exclude".to_string()),
+                (1u32..64).prop_map(|r| format!("{{ rank = {r} }}"))
+            ],
+        ),
         1..12,
     )
-    .prop_map(|rules| rules.into_iter().map(|(p, a)| format!("{p} {a}\n")).collect())
+    .prop_map(|rules| {
+        rules
+            .into_iter()
+            .map(|(p, a)| format!("{p} {a}\n"))
+            .collect()
+    })
 }
 
 fn configs() -> Vec<(&'static str, Config)> {
     vec![
         ("default", Config::default()),
-        ("keys-reverse", Config { inline_key_limit: 0, ..Config::default() }),
-        ("lazy", Config { force_lazy: true, ..Config::default() }),
-        ("lazy-reverse-tiny-cache", Config { force_lazy: true, inline_key_limit: 0, lazy_cache_capacity: 0, ..Config::default() }),
+        (
+            "keys-reverse",
+            Config {
+                inline_key_limit: 0,
+                ..Config::default()
+            },
+        ),
+        (
+            "lazy",
+            Config {
+                force_lazy: true,
+                ..Config::default()
+            },
+        ),
+        (
+            "lazy-reverse-tiny-cache",
+            Config {
+                force_lazy: true,
+                inline_key_limit: 0,
+                lazy_cache_capacity: 0,
+                ..Config::default()
+            },
+        ),
     ]
 }
 
@@ -93,12 +188,15 @@ proptest! {
 /// Names taken from the patterns themselves, so that matches are common.
 #[test]
 fn automaton_equals_reference_on_real_llama_names() {
-    let names: Vec<String> = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/models/llama-3-8b.tsv"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split('\t').next().map(str::to_string))
-        .collect();
+    let names: Vec<String> = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/llama-3-8b.tsv"
+    ))
+    .unwrap_or_default()
+    .lines()
+    .filter(|l| !l.starts_with('#'))
+    .filter_map(|l| l.split('\t').next().map(str::to_string))
+    .collect();
     assert_eq!(names.len(), 422);
     let rules = r#"
         "model.layers.{0..3}.mlp.*" exclude

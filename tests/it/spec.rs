@@ -29,8 +29,16 @@ struct ExpectedError {
 }
 
 fn run(v: &Vector) -> Result<(), String> {
-    let name = if v.format == "json" { "v.json" } else { "v.lora" };
-    let fmt = if v.format == "json" { lora_rules::Format::Json } else { lora_rules::Format::Lora };
+    let name = if v.format == "json" {
+        "v.json"
+    } else {
+        "v.lora"
+    };
+    let fmt = if v.format == "json" {
+        lora_rules::Format::Json
+    } else {
+        lora_rules::Format::Lora
+    };
     let src = lora_rules::Source::new(name, v.input.clone());
     match (lora_rules::load(&src, fmt), &v.error) {
         (Ok(_), Some(e)) => Err(format!("expected error {} but the input compiled", e.code)),
@@ -43,7 +51,10 @@ fn run(v: &Vector) -> Result<(), String> {
             if got == want {
                 Ok(())
             } else {
-                Err(format!("error mismatch: got {got}, want {want}\n{}", first.render_plain()))
+                Err(format!(
+                    "error mismatch: got {got}, want {want}\n{}",
+                    first.render_plain()
+                ))
             }
         }
         (Ok((rules, warnings)), None) => {
@@ -64,7 +75,11 @@ fn run(v: &Vector) -> Result<(), String> {
                     "scaling": d.scaling(),
                 });
                 if &got != q {
-                    errs.push(format!("  {module}: got {got}\n  {:width$}want {q}", "", width = module.len()));
+                    errs.push(format!(
+                        "  {module}: got {got}\n  {:width$}want {q}",
+                        "",
+                        width = module.len()
+                    ));
                 }
             }
             if errs.is_empty() {
@@ -80,19 +95,36 @@ fn run(v: &Vector) -> Result<(), String> {
 fn spec_vectors() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/vectors");
     let filter = std::env::var("LORA_RULES_VECTOR").unwrap_or_default();
-    let mut files: Vec<_> = std::fs::read_dir(dir).expect("spec/vectors exists").flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("spec/vectors exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     let (mut ran, mut failures) = (0, Vec::new());
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "json")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "json"))
+    {
         let text = std::fs::read_to_string(f).expect("readable vector file");
-        let vectors: Vec<Vector> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let vectors: Vec<Vector> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         for v in vectors.iter().filter(|v| v.name.contains(&filter)) {
             ran += 1;
             if let Err(e) = run(v) {
-                failures.push(format!("{}::{}: {e}", f.file_name().unwrap_or_default().to_string_lossy(), v.name));
+                failures.push(format!(
+                    "{}::{}: {e}",
+                    f.file_name().unwrap_or_default().to_string_lossy(),
+                    v.name
+                ));
             }
         }
     }
     assert!(ran >= 30 || !filter.is_empty(), "only {ran} vectors ran");
-    assert!(failures.is_empty(), "{} of {ran} vectors failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} vectors failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

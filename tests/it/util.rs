@@ -5,7 +5,11 @@ use lora_rules::{Diagnostics, Format, Matcher, Source};
 
 /// Compiles `.lora` or JSON text (format detected) with `config`.
 pub fn compile_with(text: &str, config: &Config) -> Result<Matcher, Diagnostics> {
-    let name = if text.trim_start().starts_with('{') { "t.json" } else { "t.lora" };
+    let name = if text.trim_start().starts_with('{') {
+        "t.json"
+    } else {
+        "t.lora"
+    };
     let src = Source::new(name, text);
     let (rules, _) = lora_rules::load(&src, Format::detect(name, text))?;
     Matcher::with_config(rules, config).map_err(|e| {
@@ -13,15 +17,6 @@ pub fn compile_with(text: &str, config: &Config) -> Result<Matcher, Diagnostics>
         d.push(lora_rules::Diagnostic::error("L040", e.to_string()));
         d
     })
-}
-
-/// Compiles with the default config, panicking with the rendered
-/// diagnostics on failure (tests only).
-pub fn compile(text: &str) -> Matcher {
-    match compile_with(text, &Config::default()) {
-        Ok(m) => m,
-        Err(d) => panic!("rules did not compile:\n{d}\n--- text:\n{text}"),
-    }
 }
 
 /// The diagnostics of text that must fail.
