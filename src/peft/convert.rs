@@ -405,12 +405,13 @@ fn rust_regex(
     Ok(Err(NoDfa { construct, offset }))
 }
 
-/// Splits a pattern at its top-level `|` (byte ranges).
-fn top_level_alternatives(py: &str) -> Vec<(usize, usize)> {
+/// The structural bytes of a Python pattern from byte `from`: each `(`,
+/// `)` and `|` outside character classes and escapes, with the group depth
+/// before it. One scanner for both helpers below.
+fn structure(py: &str, from: usize) -> Vec<(usize, u8, usize)> {
     let b = py.as_bytes();
     let mut out = Vec::new();
-    let (mut depth, mut start, mut i) = (0usize, 0usize, 0usize);
-    let mut in_class = false;
+    let (mut depth, mut i, mut in_class) = (0usize, from, false);
     while i < b.len() {
         let c = b[i];
         if c == b'\\' {
@@ -418,9 +419,7 @@ fn top_level_alternatives(py: &str) -> Vec<(usize, usize)> {
             continue;
         }
         if in_class {
-            if c == b']' {
-                in_class = false;
-            }
+            in_class = c != b']';
         } else {
             match c {
                 b'[' => {
@@ -433,59 +432,45 @@ fn top_level_alternatives(py: &str) -> Vec<(usize, usize)> {
                         i += 1;
                     }
                 }
-                b'(' => depth += 1,
-                b')' => depth = depth.saturating_sub(1),
-                b'|' if depth == 0 => {
-                    out.push((start, i));
-                    start = i + 1;
+                b'(' | b')' | b'|' => {
+                    out.push((i, c, depth));
+                    depth = if c == b'(' {
+                        depth + 1
+                    } else if c == b')' {
+                        depth.saturating_sub(1)
+                    } else {
+                        depth
+                    };
                 }
                 _ => {}
             }
         }
         i += 1;
     }
-    out.push((start, b.len()));
+    out
+}
+
+/// Splits a pattern at its top-level `|` (byte ranges).
+fn top_level_alternatives(py: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, _, _) in structure(py, 0)
+        .into_iter()
+        .filter(|&(_, c, d)| c == b'|' && d == 0)
+    {
+        out.push((start, i));
+        start = i + 1;
+    }
+    out.push((start, py.len()));
     out
 }
 
 /// End (exclusive) of the group opened at byte `open` (`(`), or None.
 fn group_end(py: &str, open: usize) -> Option<usize> {
-    let b = py.as_bytes();
-    let (mut depth, mut i, mut in_class) = (0usize, open, false);
-    while i < b.len() {
-        let c = b[i];
-        if c == b'\\' {
-            i += 2;
-            continue;
-        }
-        if in_class {
-            if c == b']' {
-                in_class = false;
-            }
-        } else {
-            match c {
-                b'[' => {
-                    in_class = true;
-                    if b.get(i + 1) == Some(&b'^') {
-                        i += 1;
-                    }
-                    if b.get(i + 1) == Some(&b']') {
-                        i += 1;
-                    }
-                }
-                b'(' => depth += 1,
-                b')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(i + 1);
-                    }
-                }
-                _ => {}
-            }
-        }
-        i += 1;
-    }
-    None
+    structure(py, open)
+        .into_iter()
+        .find(|&(_, c, d)| c == b')' && d == 1)
+        .map(|(i, _, _)| i + 1)
 }
 
 fn strip_start_anchor(s: &str) -> Option<&str> {

@@ -4,6 +4,7 @@
 mod cli;
 mod diagnostics;
 mod model;
+mod peft_cases;
 mod peft_conformance;
 mod peft_convert;
 mod peft_pyregex_python;
