@@ -151,6 +151,8 @@ pub mod code {
     pub const AUTOMATON_LIMIT: &str = "L040";
     pub const DEAD_RULE: &str = "L050";
     pub const RULE_MATCHES_NOTHING: &str = "L051";
+    pub const UNESCAPED_DOT: &str = "L053";
+    pub const ANCHORED_KEY: &str = "L054";
     pub const LEGACY: &str = "L070";
     pub const LEGACY_UNSUPPORTED: &str = "L071";
     pub const LEGACY_IGNORED_FIELD: &str = "L072";

@@ -57,6 +57,7 @@ pub mod diag;
 pub mod engine;
 pub mod ir;
 pub mod limits;
+pub mod lints;
 pub mod modules;
 pub mod pattern;
 pub mod peft;

@@ -80,6 +80,9 @@ enum Command {
     Check {
         /// The rule file.
         rules: PathBuf,
+        /// Also lint against a model's modules (same inputs as `resolve --modules`).
+        #[arg(long, short = 'm')]
+        modules: Option<PathBuf>,
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
@@ -191,9 +194,26 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
     match cmd {
         Command::Check {
             rules,
+            modules,
             deny_warnings,
         } => {
             let (m, mut warnings) = load_rules(&rules)?;
+            warnings.extend(lora_rules::lints::pattern_lints(m.rules()));
+            let (dead, skipped) = lora_rules::lints::dead_rules(m.rules());
+            warnings.extend(dead);
+            if let Some(why) = skipped {
+                eprintln!("note: dead-rule analysis skipped: {why}");
+            }
+            if let Some(path) = modules {
+                let list = load_modules(&path)?;
+                let names = list.names();
+                let winners = m.resolve_batch(&names);
+                warnings.extend(lora_rules::lints::unused_on_model(
+                    m.rules(),
+                    &winners,
+                    &names,
+                ));
+            }
             if deny_warnings {
                 warnings.deny_warnings();
             }
@@ -203,8 +223,9 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             }
             let s = m.stats();
             eprintln!(
-                "ok: {} rules, forward automaton {} ({} patterns), reverse {} ({} patterns), {} KiB",
+                "ok: {} rules, {} warning(s), forward automaton {} ({} patterns), reverse {} ({} patterns), {} KiB",
                 m.rules().rules().len(),
+                warnings.len(),
                 s.forward,
                 s.forward_patterns,
                 s.reverse,

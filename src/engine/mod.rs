@@ -32,6 +32,7 @@
 //! Names containing `\n` (never produced by PyTorch) take the reference path,
 //! since `.` does not match `\n`.
 
+pub mod analysis;
 mod reference;
 
 use std::panic::{RefUnwindSafe, UnwindSafe};

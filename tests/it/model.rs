@@ -217,3 +217,54 @@ fn automaton_equals_reference_on_real_llama_names() {
         assert_eq!(counts, [16, 35, 20, 145, 6, 200], "{label}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Dead-rule analysis against the reference: a rule that wins a sampled
+    /// name is never reported dead, and every witness name matches its dead
+    /// rule but is decided by the reported earlier rule.
+    #[test]
+    fn dead_rules_agree_with_reference(rules in rule_set(), names in prop::collection::vec(name(), 1..60)) {
+        let m = compile_with(&rules, &Config::default()).unwrap_or_else(|d| panic!("{d}"));
+        let lora_rules::engine::analysis::Analysis::Done(dead) = lora_rules::engine::analysis::dead_rules(m.rules()) else {
+            return Ok(());
+        };
+        let reference = m.reference();
+        for n in &names {
+            if let Some(w) = reference.resolve(n) {
+                prop_assert!(!dead.iter().any(|d| d.rule == w), "rule {} wins {} but was reported dead\n{}", w, n, rules);
+            }
+        }
+        for d in &dead {
+            if let Some((name, by)) = &d.witness {
+                prop_assert!(reference.rule_matches(d.rule, name), "witness {} does not match rule {}\n{}", name, d.rule, rules);
+                prop_assert_eq!(reference.resolve(name), Some(*by));
+                prop_assert!(*by < d.rule);
+            }
+        }
+    }
+}
+
+#[test]
+fn seed_example_has_two_dead_rules() {
+    let m = compile_with(
+        r#"{".*_proj": null, "down_proj": {"rank": 10, "init": "eva"}, "gate_proj": {"rank": 20, "alpha": 5}}"#,
+        &Config::default(),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let dead = lora_rules::engine::analysis::dead_rules(m.rules());
+    assert_eq!(
+        dead,
+        lora_rules::engine::analysis::Analysis::Done(vec![
+            lora_rules::engine::analysis::DeadRule {
+                rule: 1,
+                witness: Some(("down_proj".into(), 0))
+            },
+            lora_rules::engine::analysis::DeadRule {
+                rule: 2,
+                witness: Some(("gate_proj".into(), 0))
+            },
+        ])
+    );
+}
