@@ -52,6 +52,9 @@ impl fmt::Display for Value {
             Value::Float(x) => {
                 if x.fract() == 0.0 && x.abs() < 1e15 {
                     write!(f, "{x:.1}")
+                } else if x.fract() == 0.0 {
+                    // `{}` would print an integer literal for 1e300.
+                    write!(f, "{x:e}")
                 } else {
                     write!(f, "{x}")
                 }

@@ -55,6 +55,7 @@
 pub mod check;
 pub mod diag;
 pub mod engine;
+pub mod fmt;
 pub mod ir;
 pub mod limits;
 pub mod lints;

@@ -305,3 +305,37 @@ pub fn read_safetensors_header(path: &Path) -> Result<Vec<(String, TensorInfo)>,
         })
         .collect())
 }
+
+/// Writes `bytes` to `path` atomically: into a temporary file in the same
+/// directory, flushed, then renamed over `path`. A failure at any point
+/// leaves `path` untouched and removes the temporary file.
+///
+/// # Errors
+/// A diagnostic naming the path and the I/O error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
+    use std::io::Write;
+    let name = path.display().to_string();
+    let fail = |e: std::io::Error| {
+        Diagnostic::error(code::ENCODING, format!("cannot write `{name}`: {e}"))
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
+}

@@ -34,7 +34,9 @@ pub fn literal(l: &Literal) -> String {
     }
 }
 
-/// A pattern expression with minimal parentheses (`!` > `&` > `|`).
+/// A pattern expression with minimal parentheses (`!` > `&` > `|`); a
+/// nested group of the same operator keeps its parentheses, so the tree
+/// round-trips exactly.
 pub fn pattern(e: &PatternExpr) -> String {
     fn go(e: &PatternExpr, parent: u8) -> String {
         match e {
@@ -44,11 +46,37 @@ pub fn pattern(e: &PatternExpr) -> String {
             },
             PatternExpr::Not(inner, _) => format!("!{}", go(inner, 3)),
             PatternExpr::And(es, _) => {
-                let s = es.iter().map(|x| go(x, 2)).collect::<Vec<_>>().join(" & ");
+                let s = es
+                    .iter()
+                    .map(|x| {
+                        go(
+                            x,
+                            if matches!(x, PatternExpr::And(..)) {
+                                3
+                            } else {
+                                2
+                            },
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" & ");
                 if parent > 2 { format!("({s})") } else { s }
             }
             PatternExpr::Or(es, _) => {
-                let s = es.iter().map(|x| go(x, 1)).collect::<Vec<_>>().join(" | ");
+                let s = es
+                    .iter()
+                    .map(|x| {
+                        go(
+                            x,
+                            if matches!(x, PatternExpr::Or(..)) {
+                                2
+                            } else {
+                                1
+                            },
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ");
                 if parent > 1 { format!("({s})") } else { s }
             }
         }
@@ -56,7 +84,8 @@ pub fn pattern(e: &PatternExpr) -> String {
     go(e, 0)
 }
 
-fn block(b: &Block) -> String {
+/// A `{ name = value, ... }` block.
+pub fn block(b: &Block) -> String {
     if b.assignments.is_empty() {
         return "{}".into();
     }
@@ -69,33 +98,44 @@ fn block(b: &Block) -> String {
     format!("{{ {inner} }}")
 }
 
+/// One declaration: `attribute NAME: TYPE [in ...]`.
+pub fn declaration(d: &crate::syntax::ast::Declaration) -> String {
+    let mut out = format!("attribute {}: {}", d.name.node, d.ty.node.as_str());
+    if let Some(c) = &d.constraint {
+        match &c.node {
+            Constraint::Range { lo, hi, inclusive } => out.push_str(&format!(
+                " in {}{}{}",
+                num(*lo),
+                if *inclusive { "..=" } else { ".." },
+                num(*hi)
+            )),
+            Constraint::Choices(v) => out.push_str(&format!(
+                " in [{}]",
+                v.iter()
+                    .map(|x| literal(&x.node))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    out
+}
+
+/// One rule: pattern, then the block or `exclude`.
+pub fn rule(r: &crate::syntax::ast::Rule) -> String {
+    let action = match &r.action {
+        Action::Exclude(_) => "exclude".to_string(),
+        Action::Adapt(b) => block(b),
+    };
+    format!("{} {}", pattern(&r.pattern), action)
+}
+
 /// The whole file in canonical layout: declarations, defaults, then one rule
-/// per line. Comments are not kept.
+/// per line. Comments are not kept (see [`crate::fmt`] for that).
 pub fn file(f: &RuleFile) -> String {
     let mut out = String::new();
     for d in &f.declarations {
-        out.push_str(&format!(
-            "attribute {}: {}",
-            d.name.node,
-            d.ty.node.as_str()
-        ));
-        if let Some(c) = &d.constraint {
-            match &c.node {
-                Constraint::Range { lo, hi, inclusive } => out.push_str(&format!(
-                    " in {}{}{}",
-                    num(*lo),
-                    if *inclusive { "..=" } else { ".." },
-                    num(*hi)
-                )),
-                Constraint::Choices(v) => out.push_str(&format!(
-                    " in [{}]",
-                    v.iter()
-                        .map(|x| literal(&x.node))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            }
-        }
+        out.push_str(&declaration(d));
         out.push('\n');
     }
     for d in &f.defaults {
@@ -106,11 +146,8 @@ pub fn file(f: &RuleFile) -> String {
         out.push('\n');
     }
     for r in &f.rules {
-        let action = match &r.action {
-            Action::Exclude(_) => "exclude".to_string(),
-            Action::Adapt(b) => block(b),
-        };
-        out.push_str(&format!("{} {}\n", pattern(&r.pattern), action));
+        out.push_str(&rule(r));
+        out.push('\n');
     }
     out
 }
@@ -118,6 +155,8 @@ pub fn file(f: &RuleFile) -> String {
 fn num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
+    } else if x.fract() == 0.0 {
+        format!("{x:e}")
     } else {
         format!("{x}")
     }

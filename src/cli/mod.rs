@@ -74,6 +74,14 @@ enum OutFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum FmtTarget {
+    /// The `.lora` language.
+    Lora,
+    /// The JSON dictionary form.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Parse and type-check a rule file (`.lora` or JSON); exit 1 on errors.
@@ -98,6 +106,21 @@ enum Command {
         /// Output format.
         #[arg(long, short = 'f', value_enum, default_value = "table")]
         format: OutFormat,
+    },
+    /// Print a rule file in canonical layout (comments kept), or convert
+    /// between `.lora` and the JSON dictionary form.
+    Fmt {
+        /// The rule file (`.lora` or JSON).
+        file: PathBuf,
+        /// Output form (default: the input's form; JSON input → `.lora` with `--to lora`).
+        #[arg(long, value_enum)]
+        to: Option<FmtTarget>,
+        /// Rewrite FILE in place (atomically) instead of printing.
+        #[arg(long, conflicts_with = "check")]
+        write: bool,
+        /// Exit 1 if FILE is not already formatted (prints nothing).
+        #[arg(long)]
+        check: bool,
     },
     /// Show the winning rule for MODULE and every other rule that matches it.
     Explain {
@@ -281,6 +304,59 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                     Exit::Usage,
                 )),
             }
+        }
+        Command::Fmt {
+            file,
+            to,
+            write,
+            check,
+        } => {
+            let source =
+                lora_rules::modules::read_source(&file).map_err(|d| (one(d), Exit::Usage))?;
+            let text = source
+                .text()
+                .strip_prefix('\u{feff}')
+                .unwrap_or(source.text());
+            let input = Format::detect(source.name(), text);
+            let target = match to {
+                Some(FmtTarget::Json) => Format::Json,
+                Some(FmtTarget::Lora) => Format::Lora,
+                None => input,
+            };
+            let with_source = |mut d: Diagnostics| {
+                d.attach_source(&source);
+                (d, Exit::Diagnostics)
+            };
+            let out = match (input, target) {
+                (Format::Lora, Format::Lora) => {
+                    lora_rules::fmt::format_lora(text).map_err(with_source)?
+                }
+                (Format::Json, Format::Lora) => {
+                    lora_rules::fmt::json_to_lora(text).map_err(with_source)?
+                }
+                (Format::Lora, Format::Json) => {
+                    let ast = lora_rules::syntax::parse(text).map_err(with_source)?;
+                    lora_rules::fmt::to_json(&ast).map_err(with_source)?
+                }
+                (Format::Json, Format::Json) => {
+                    let ast = lora_rules::syntax::json::parse(text).map_err(with_source)?;
+                    lora_rules::fmt::to_json(&ast).map_err(with_source)?
+                }
+            };
+            if check {
+                return Ok(if out == source.text() {
+                    Exit::Ok
+                } else {
+                    Exit::Diagnostics
+                });
+            }
+            if write {
+                lora_rules::modules::write_atomic(&file, out.as_bytes())
+                    .map_err(|d| (one(d), Exit::Usage))?;
+            } else {
+                print!("{out}");
+            }
+            Ok(Exit::Ok)
         }
         Command::Explain { rules, module } => {
             let (m, warnings) = load_rules(&rules)?;

@@ -218,3 +218,72 @@ impl<T> Spanned<T> {
         Spanned { node, span }
     }
 }
+
+impl RuleFile {
+    /// A copy with every span set to `0..0`, for comparing trees that came
+    /// from different texts (the parse∘print round trip).
+    pub fn without_spans(&self) -> RuleFile {
+        let z = Span::default();
+        let block = |b: &Block| Block {
+            assignments: b
+                .assignments
+                .iter()
+                .map(|a| Assignment {
+                    name: Spanned::new(a.name.node.clone(), z),
+                    value: Spanned::new(a.value.node.clone(), z),
+                })
+                .collect(),
+            span: z,
+        };
+        fn expr(e: &PatternExpr) -> PatternExpr {
+            let z = Span::default();
+            match e {
+                PatternExpr::Atom(a) => PatternExpr::Atom(PatternAtom {
+                    kind: a.kind,
+                    text: a.text.clone(),
+                    text_span: z,
+                    exact_offsets: false,
+                    span: z,
+                }),
+                PatternExpr::Not(x, _) => PatternExpr::Not(Box::new(expr(x)), z),
+                PatternExpr::And(xs, _) => PatternExpr::And(xs.iter().map(expr).collect(), z),
+                PatternExpr::Or(xs, _) => PatternExpr::Or(xs.iter().map(expr).collect(), z),
+            }
+        }
+        RuleFile {
+            declarations: self
+                .declarations
+                .iter()
+                .map(|d| Declaration {
+                    name: Spanned::new(d.name.node.clone(), z),
+                    ty: Spanned::new(d.ty.node, z),
+                    constraint: d.constraint.as_ref().map(|c| {
+                        Spanned::new(
+                            match &c.node {
+                                Constraint::Choices(v) => Constraint::Choices(
+                                    v.iter().map(|x| Spanned::new(x.node.clone(), z)).collect(),
+                                ),
+                                other => other.clone(),
+                            },
+                            z,
+                        )
+                    }),
+                    span: z,
+                })
+                .collect(),
+            defaults: self.defaults.iter().map(block).collect(),
+            rules: self
+                .rules
+                .iter()
+                .map(|r| Rule {
+                    pattern: expr(&r.pattern),
+                    action: match &r.action {
+                        Action::Adapt(b) => Action::Adapt(block(b)),
+                        Action::Exclude(_) => Action::Exclude(z),
+                    },
+                    span: z,
+                })
+                .collect(),
+        }
+    }
+}
