@@ -217,16 +217,16 @@ pub fn json_to_lora(text: &str) -> Result<String, Diagnostics> {
     let file = crate::syntax::json::parse(text)?;
     let mut diags = Diagnostics::new();
     for r in &file.rules {
-        if let PatternExpr::Atom(a) = &r.pattern {
-            if print::string(&a.text).is_none() {
-                diags.push(
-                    Diagnostic::error(
-                        code::JSON_SHAPE,
-                        "this key cannot be written as a `.lora` string",
-                    )
-                    .with_span(a.span, "contains a newline or both quote characters"),
-                );
-            }
+        if let PatternExpr::Atom(a) = &r.pattern
+            && print::string(&a.text).is_none()
+        {
+            diags.push(
+                Diagnostic::error(
+                    code::JSON_SHAPE,
+                    "this key cannot be written as a `.lora` string",
+                )
+                .with_span(a.span, "contains a newline or both quote characters"),
+            );
         }
     }
     if diags.has_errors() {
