@@ -181,6 +181,11 @@ proptest! {
             for n in &names {
                 prop_assert_eq!(m.resolve_index(n), m.reference().resolve(n), "config {} name {} rules:\n{}", label, n, rules);
             }
+            // The batch path resumes from shared prefixes: sorted names share most.
+            let mut sorted = names.clone();
+            sorted.sort();
+            let one_by_one: Vec<Option<usize>> = sorted.iter().map(|n| m.resolve_index(n)).collect();
+            prop_assert_eq!(m.resolve_batch(&sorted), one_by_one, "batch, config {}", label);
         }
     }
 }
