@@ -76,6 +76,20 @@ pub fn compile(atom: &PatternAtom) -> Result<Compiled, Diagnostic> {
     Ok(Compiled { regex, hir })
 }
 
+/// `regex` parsed in ASCII mode (`.`, classes and case folding over bytes),
+/// or `None` when it uses something only Unicode mode accepts (a Unicode
+/// class, a non-ASCII literal in a class, ...). On ASCII input the result
+/// matches exactly what the Unicode HIR matches (ENGINE-NOTES §6).
+pub fn parse_ascii(regex: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .nest_limit(crate::limits::MAX_NESTING as u32)
+        .build()
+        .parse(regex)
+        .ok()
+}
+
 /// A regex error located inside the pattern text.
 #[derive(Debug, Clone)]
 pub struct RegexError {

@@ -18,12 +18,17 @@
 //!   compiled without it; the rule matches iff a match state for it is seen
 //!   anywhere during the walk. Without this, every such rule adds one
 //!   "already matched" bit to the DFA state and the DFA grows exponentially.
-//! * **key atoms in reverse** — a key rule (`(?:.*\.)?(?:K)`, PEFT's
-//!   `rank_pattern` rule) puts a `.*` loop in front of every key. With more
-//!   than [`Config::inline_key_limit`] single-atom key rules, they go into a
-//!   second, *reverse* automaton built from `(?:^|\.)(?:K)`: walking the name
-//!   backwards, K is a prefix-type match that needs no loop. The answer is the
-//!   minimum of the two automata.
+//! * **suffix-type atoms in reverse** — a key rule (`(?:.*\.)?(?:K)`,
+//!   PEFT's `rank_pattern` rule) or a regex with a leading `.*` keeps a `.*`
+//!   loop alive in every forward DFA state, which makes determinization slow
+//!   (43 s → 3.5 s on `benches/data/r100.lora`). With more than
+//!   [`Config::inline_key_limit`] such single-atom rules, they go into a
+//!   second, *reverse* automaton (`(?:^|\.)(?:K)`, or the regex without its
+//!   `.*`): walking the name backwards they are prefix-type matches that
+//!   need no loop. The answer is the minimum of the two automata.
+//! * **ASCII twins** — with [`Config::ascii`], the main automata are built
+//!   over bytes (`.` and classes in ASCII mode), several times smaller, and
+//!   serve ASCII names; exact Unicode lazy twins serve the others.
 //!
 //! A dense DFA is built when it fits in [`Config::dfa_size_limit`]; otherwise
 //! a lazy DFA (regex-automata's hybrid) with a [`Config::lazy_cache_capacity`]
@@ -65,11 +70,20 @@ pub struct Config {
     pub nfa_size_limit: usize,
     /// Cache of the lazy DFA fallback, in bytes (64 MiB; the notes measured 2 MiB thrashing on 45k names).
     pub lazy_cache_capacity: usize,
-    /// Single-atom key rules up to this count are inlined into the forward
-    /// automaton as `(?:.*\.)?(?:K)`; more go to the reverse automaton (32).
+    /// Suffix-type single-atom rules (keys, and regexes with a leading `.*`
+    /// but no trailing one) up to this count stay in the forward automaton
+    /// (keys as `(?:.*\.)?(?:K)`); past it they all go to the reverse
+    /// automaton, where they need no `.*` loop (8). Each `.*` loop stays alive
+    /// in every forward DFA state, which makes determinization slow.
     pub inline_key_limit: usize,
     /// Never build a dense DFA (for tests and benchmarks of the fallback).
     pub force_lazy: bool,
+    /// Build the main automata in ASCII mode (`.` and classes over bytes),
+    /// used for ASCII names, with exact Unicode twins (lazy DFAs) for the
+    /// others (true). ASCII-mode DFAs of Unicode-heavy patterns (`\d`, `\w`,
+    /// `.`) are several times smaller and faster to build; on ASCII input
+    /// they match exactly what the Unicode ones match.
+    pub ascii: bool,
 }
 
 impl Default for Config {
@@ -79,8 +93,9 @@ impl Default for Config {
             determinize_size_limit: 128 << 20,
             nfa_size_limit: 512 << 20,
             lazy_cache_capacity: 64 << 20,
-            inline_key_limit: 32,
+            inline_key_limit: 8,
             force_lazy: false,
+            ascii: true,
         }
     }
 }
@@ -162,6 +177,10 @@ pub struct Matcher {
     rules: RuleSet,
     fwd: Option<Walker>,
     rev: Option<Walker>,
+    /// With [`Config::ascii`]: the exact Unicode automata (lazy), used for
+    /// names with non-ASCII bytes; `fwd`/`rev` then serve ASCII names only.
+    fwd_unicode: Option<Walker>,
+    rev_unicode: Option<Walker>,
     /// The first boolean rule true on the empty atom set (e.g. `!x`), used
     /// when there is no forward automaton.
     empty_winner: u32,
@@ -267,14 +286,33 @@ fn strip_trailing_dot_star(hir: &Hir) -> Option<Hir> {
     None
 }
 
-/// `(?:.*\.)?(?:K)`: the key rule as a forward full-match regex.
-fn key_forward(k: &Hir) -> Hir {
+/// `hir` without a leading `.*`, if it has one and no trailing `.*` (those
+/// stay forward prefix atoms).
+fn strip_leading_dot_star(hir: &Hir) -> Option<Hir> {
+    if let HirKind::Concat(subs) = hir.kind()
+        && let Some((first, rest)) = subs.split_first()
+        && is_dot_star(first).is_some()
+        && rest.last().is_some_and(|l| is_dot_star(l).is_none())
+    {
+        return Some(Hir::concat(rest.to_vec()));
+    }
+    None
+}
+
+/// `(?:.*\.)?(?:K)`: the key rule as a forward full-match regex (`.` over
+/// bytes in the ASCII twin).
+fn key_forward(k: &Hir, ascii: bool) -> Hir {
+    let dot = if ascii {
+        Dot::AnyByteExceptLF
+    } else {
+        Dot::AnyCharExceptLF
+    };
     let prefix = Hir::concat(vec![
         Hir::repetition(regex_syntax::hir::Repetition {
             min: 0,
             max: None,
             greedy: true,
-            sub: Box::new(Hir::dot(Dot::AnyCharExceptLF)),
+            sub: Box::new(Hir::dot(dot)),
         }),
         Hir::literal(*b"."),
     ]);
@@ -297,6 +335,115 @@ fn key_reverse(k: &Hir) -> Hir {
     ])
 }
 
+/// Which HIR goes into which automaton with which role.
+struct Plan {
+    fwd: (Vec<Hir>, Vec<Role>),
+    rev: (Vec<Hir>, Vec<Role>),
+}
+
+impl Plan {
+    /// `ascii`: use the ASCII-mode HIR of each atom where it exists (exact on
+    /// ASCII names, a much smaller DFA: ENGINE-NOTES §6).
+    fn new(rules: &RuleSet, config: &Config, ascii_hirs: &[Option<Hir>], ascii: bool) -> Plan {
+        let hir = |a: usize| -> Hir {
+            match ascii_hirs.get(a).and_then(|h| h.as_ref()).filter(|_| ascii) {
+                Some(h) => h.clone(),
+                None => rules.atoms()[a].hir.clone(),
+            }
+        };
+        // Single-atom rules that are suffix-type (a key, or a regex with a
+        // leading `.*`) are prefix-type when the name is read backwards.
+        let suffix_type = |a: usize| {
+            rules.atoms()[a].kind == PatternKind::Key || strip_leading_dot_star(&hir(a)).is_some()
+        };
+        let simple_suffix = rules
+            .rules()
+            .iter()
+            .filter(|r| matches!(r.expr, Expr::Atom(a) if suffix_type(a)))
+            .count();
+        let keys_reverse = simple_suffix > config.inline_key_limit;
+        let mut plan = Plan {
+            fwd: (Vec::new(), Vec::new()),
+            rev: (Vec::new(), Vec::new()),
+        };
+        for r in rules.rules() {
+            let idx = r.index as u32;
+            match &r.expr {
+                Expr::Atom(a) => {
+                    let is_key = rules.atoms()[*a].kind == PatternKind::Key;
+                    if is_key && keys_reverse {
+                        plan.rev.0.push(key_reverse(&hir(*a)));
+                        plan.rev.1.push(Role::Prefix(idx));
+                        continue;
+                    }
+                    if keys_reverse && let Some(rest) = strip_leading_dot_star(&hir(*a)) {
+                        plan.rev.0.push(rest);
+                        plan.rev.1.push(Role::Prefix(idx));
+                        continue;
+                    }
+                    let h = if is_key {
+                        key_forward(&hir(*a), ascii)
+                    } else {
+                        hir(*a)
+                    };
+                    match strip_trailing_dot_star(&h) {
+                        Some(h) => {
+                            plan.fwd.0.push(h);
+                            plan.fwd.1.push(Role::Prefix(idx));
+                        }
+                        None => {
+                            plan.fwd.0.push(h);
+                            plan.fwd.1.push(Role::Full(idx));
+                        }
+                    }
+                }
+                e => {
+                    let mut ids = Vec::new();
+                    e.atoms(&mut ids);
+                    for a in ids {
+                        let is_key = rules.atoms()[a].kind == PatternKind::Key;
+                        plan.fwd.0.push(if is_key {
+                            key_forward(&hir(a), ascii)
+                        } else {
+                            hir(a)
+                        });
+                        plan.fwd.1.push(Role::Bool(a as u32));
+                    }
+                }
+            }
+        }
+        plan
+    }
+
+    fn build(
+        self,
+        rules: &RuleSet,
+        bool_rules: &[u32],
+        config: &Config,
+    ) -> Result<(Option<Walker>, Option<Walker>), CompileError> {
+        let fwd = if self.fwd.0.is_empty() {
+            None
+        } else {
+            Some(Walker::build(
+                rules, bool_rules, self.fwd.0, self.fwd.1, false, config,
+            )?)
+        };
+        let rev = if self.rev.0.is_empty() {
+            None
+        } else {
+            Some(Walker::build(
+                rules,
+                &[],
+                self.rev.0,
+                self.rev.1,
+                true,
+                config,
+            )?)
+        };
+        Ok((fwd, rev))
+    }
+}
+
 impl Matcher {
     /// Compiles `rules` with the default [`Config`].
     ///
@@ -316,94 +463,45 @@ impl Matcher {
     /// # Errors
     /// [`CompileError::Nfa`] when the NFA exceeds [`Config::nfa_size_limit`].
     pub fn with_config(rules: RuleSet, config: &Config) -> Result<Matcher, CompileError> {
-        let mut fwd_hirs = Vec::new();
-        let mut fwd_roles = Vec::new();
-        let mut rev_hirs = Vec::new();
-        let mut rev_roles = Vec::new();
-        let simple_keys = rules
+        let bool_rules: Vec<u32> = rules
             .rules()
             .iter()
-            .filter(
-                |r| matches!(r.expr, Expr::Atom(a) if rules.atoms()[a].kind == PatternKind::Key),
-            )
-            .count();
-        let keys_reverse = simple_keys > config.inline_key_limit;
-        let mut bool_rules = Vec::new();
-        for r in rules.rules() {
-            let idx = r.index as u32;
-            match &r.expr {
-                Expr::Atom(a) => {
-                    let atom = &rules.atoms()[*a];
-                    if atom.kind == PatternKind::Key && keys_reverse {
-                        rev_hirs.push(key_reverse(&atom.hir));
-                        rev_roles.push(Role::Prefix(idx));
-                        continue;
-                    }
-                    let hir = if atom.kind == PatternKind::Key {
-                        key_forward(&atom.hir)
-                    } else {
-                        atom.hir.clone()
-                    };
-                    match strip_trailing_dot_star(&hir) {
-                        Some(h) => {
-                            fwd_hirs.push(h);
-                            fwd_roles.push(Role::Prefix(idx));
-                        }
-                        None => {
-                            fwd_hirs.push(hir);
-                            fwd_roles.push(Role::Full(idx));
-                        }
-                    }
-                }
-                e => {
-                    let mut ids = Vec::new();
-                    e.atoms(&mut ids);
-                    for a in ids {
-                        let atom = &rules.atoms()[a];
-                        fwd_hirs.push(if atom.kind == PatternKind::Key {
-                            key_forward(&atom.hir)
-                        } else {
-                            atom.hir.clone()
-                        });
-                        fwd_roles.push(Role::Bool(a as u32));
-                    }
-                    bool_rules.push(idx);
-                }
-            }
-        }
+            .filter(|r| !matches!(r.expr, Expr::Atom(_)))
+            .map(|r| r.index as u32)
+            .collect();
         let empty_winner = bool_rules
             .iter()
             .copied()
             .find(|&i| rules.rules()[i as usize].expr.eval(&mut |_| false))
             .unwrap_or(NONE);
-        let fwd = if fwd_hirs.is_empty() {
-            None
+        let ascii_hirs: Vec<Option<Hir>> = if config.ascii {
+            rules
+                .atoms()
+                .iter()
+                .map(|a| crate::pattern::parse_ascii(&a.regex))
+                .collect()
         } else {
-            Some(Walker::build(
-                &rules,
-                &bool_rules,
-                fwd_hirs,
-                fwd_roles,
-                false,
-                config,
-            )?)
+            Vec::new()
         };
-        let rev = if rev_hirs.is_empty() {
-            None
+        let plan = Plan::new(&rules, config, &ascii_hirs, config.ascii);
+        let (fwd, rev) = plan.build(&rules, &bool_rules, config)?;
+        let (fwd_unicode, rev_unicode) = if config.ascii {
+            // Names with non-ASCII bytes: the exact Unicode automata, lazy
+            // (built in milliseconds; rarely used).
+            let lazy = Config {
+                force_lazy: true,
+                ..config.clone()
+            };
+            Plan::new(&rules, config, &ascii_hirs, false).build(&rules, &bool_rules, &lazy)?
         } else {
-            Some(Walker::build(
-                &rules,
-                &[],
-                rev_hirs,
-                rev_roles,
-                true,
-                config,
-            )?)
+            (None, None)
         };
         Ok(Matcher {
             rules,
             fwd,
             rev,
+            fwd_unicode,
+            rev_unicode,
             empty_winner,
             reference: OnceLock::new(),
         })
@@ -431,11 +529,17 @@ impl Matcher {
         if name.as_bytes().contains(&b'\n') {
             return self.reference().resolve(name);
         }
-        let mut best = match &self.fwd {
+        let (fwd, rev) =
+            if name.is_ascii() || (self.fwd_unicode.is_none() && self.rev_unicode.is_none()) {
+                (&self.fwd, &self.rev)
+            } else {
+                (&self.fwd_unicode, &self.rev_unicode)
+            };
+        let mut best = match fwd {
             Some(w) => w.walk(name.as_bytes(), &self.rules),
             None => self.empty_winner,
         };
-        if let Some(w) = &self.rev {
+        if let Some(w) = rev {
             best = best.min(w.walk(name.as_bytes(), &self.rules));
         }
         (best != NONE).then_some(best as usize)
@@ -488,8 +592,9 @@ impl Matcher {
         let mut out = Vec::with_capacity(names.len());
         for n in names {
             let name = n.as_ref().as_bytes();
-            if name.contains(&b'\n') {
-                out.push(self.reference().resolve(n.as_ref()));
+            if name.contains(&b'\n') || !name.is_ascii() {
+                // Not the primary automaton's input: the stack stays valid for `prev`.
+                out.push(self.resolve_index(n.as_ref()));
                 continue;
             }
             let shared = prev.iter().zip(name).take_while(|(a, b)| a == b).count();
@@ -520,8 +625,11 @@ impl Matcher {
     /// Bytes used by the automata and their tables (lazy caches counted at
     /// their configured capacity).
     pub fn memory_usage(&self) -> usize {
-        self.fwd.as_ref().map_or(0, Walker::memory_usage)
-            + self.rev.as_ref().map_or(0, Walker::memory_usage)
+        [&self.fwd, &self.rev, &self.fwd_unicode, &self.rev_unicode]
+            .iter()
+            .filter_map(|w| w.as_ref())
+            .map(|w| w.memory_usage())
+            .sum()
     }
 
     /// Which automata were built and how big they are.
@@ -600,6 +708,7 @@ impl Walker {
                 message: e.to_string(),
             })?;
         let has_prefix = roles.iter().any(|r| matches!(r, Role::Prefix(_)));
+        let t0 = std::time::Instant::now();
         let dense = if config.force_lazy {
             None
         } else {
@@ -626,7 +735,17 @@ impl Walker {
                         message: "no anchored start state".into(),
                     });
                 };
+                let t1 = std::time::Instant::now();
                 let (on_eoi, pre) = tables(&dfa, start, rules, bool_rules, &roles);
+                if std::env::var_os("LORA_RULES_TRACE").is_some() {
+                    eprintln!(
+                        "dfa {:?} tables {:?} nfa states {} dfa states {}",
+                        t1 - t0,
+                        t1.elapsed(),
+                        nfa.states().len(),
+                        on_eoi.len()
+                    );
+                }
                 Kind::Dense {
                     stride2: dfa.stride2(),
                     dfa,
@@ -671,7 +790,8 @@ impl Walker {
             Kind::Dense {
                 dfa, on_eoi, pre, ..
             } => dfa.memory_usage() + 4 * (on_eoi.len() + pre.len()),
-            Kind::Lazy { dfa, .. } => dfa.memory_usage() + dfa.get_config().get_cache_capacity(),
+            // The cache grows on demand up to `Config::lazy_cache_capacity`.
+            Kind::Lazy { dfa, .. } => dfa.memory_usage(),
         }
     }
 

@@ -142,6 +142,13 @@ fn configs() -> Vec<(&'static str, Config)> {
     vec![
         ("default", Config::default()),
         (
+            "unicode-dense",
+            Config {
+                ascii: false,
+                ..Config::default()
+            },
+        ),
+        (
             "keys-reverse",
             Config {
                 inline_key_limit: 0,
