@@ -254,3 +254,41 @@ fn legacy_config_resolves_directly() {
         r#"{"module":"lm_head","rule":null,"action":"none","attrs":null,"scaling":null}"#
     );
 }
+
+#[test]
+fn check_reports_dead_rules_of_the_seed_example() {
+    let rules = tmp(
+        "seed.json",
+        r#"{".*_proj": null, "down_proj": {"rank": 10, "init": "eva"}, "gate_proj": {"rank": 20, "alpha": 5}}"#,
+    );
+    let (code, _, err) = run(&["check", &rules]);
+    assert_eq!(code, 0, "warnings only: {err}");
+    assert_eq!(err.matches("warning[L050]").count(), 2, "{err}");
+    assert!(err.contains("for example `down_proj` matches this rule but rule 0 decides it"), "{err}");
+    assert!(err.contains("for example `gate_proj` matches this rule but rule 0 decides it"), "{err}");
+    assert_eq!(run(&["check", "--deny-warnings", &rules]).0, 1);
+}
+
+#[test]
+fn check_against_a_model() {
+    let rules = tmp("m.lora", "\"model.visual.**\" exclude\nre \"model\\.layers\\.3.*\" { rank = 2 }\n");
+    let (code, _, err) = run(&["check", &rules, "--modules", "examples/models/llama-3-8b.tsv"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("warning[L051]: rule 0 decides none of the 422 modules"), "{err}");
+    assert!(!err.contains("rule 1 decides none"), "{err}");
+}
+
+#[test]
+fn fmt_check_write_and_convert() {
+    let path = tmp("f.lora", "\"b\"   {rank=4}  # why\n");
+    assert_eq!(run(&["fmt", "--check", &path]).0, 1);
+    assert_eq!(run(&["fmt", "--write", &path]).0, 0);
+    assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "\"b\" { rank = 4 }  # why\n");
+    assert_eq!(run(&["fmt", "--check", &path]).0, 0);
+    let (code, out, err) = run(&["fmt", "--to", "json", &path]);
+    assert_eq!(code, 1, "a path pattern has no JSON form: {out}");
+    assert!(err.contains("error[L032]"), "{err}");
+    let (code, out, _) = run(&["fmt", "--to", "lora", "examples/llama-3-8b.json"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("defaults { rank = 16, alpha = 32 }\n\nkey \"lm_head\" exclude\n"), "{out}");
+}
