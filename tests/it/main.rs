@@ -7,6 +7,8 @@ mod model;
 mod peft_cases;
 mod peft_conformance;
 mod peft_convert;
+mod peft_export;
+mod peft_props;
 mod peft_pyregex_python;
 mod peft_units;
 mod spec;
