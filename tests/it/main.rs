@@ -8,6 +8,7 @@ mod peft_cases;
 mod peft_conformance;
 mod peft_convert;
 mod peft_export;
+mod peft_inspect;
 mod peft_props;
 mod peft_pyregex_python;
 mod peft_units;
