@@ -324,3 +324,79 @@ proptest! {
         check_export(&m, &model, &format!("{text}\nover {}", MODELS[mi]));
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// real PEFT: the recorded round trip
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn export_round_trip_with_real_peft() {
+    let path = Path::new(ROOT).join("tests/fixtures/export-roundtrip-peft-0.21.2.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    let mut compared = 0;
+    for c in cases {
+        let what = c["id"].as_str().unwrap();
+        let rules = c["rules"].as_str().unwrap();
+        let m = lora_rules::compile_file(&Path::new(ROOT).join(rules)).unwrap();
+        let names: Vec<&str> = c["request"]["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let lossy: Vec<String> = c["lossy_modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        // the committed request is what export produces today
+        let model = ModelInfo {
+            modules: names.iter().map(|n| legacy::Module::linear(*n)).collect(),
+            ..Default::default()
+        };
+        let ex = export(&m, &model, &ExportOptions { allow_lossy: true }).unwrap();
+        let mut sent = ex.config.clone();
+        sent.remove("init_lora_weights");
+        assert_eq!(
+            serde_json::Value::Object(sent),
+            c["request"]["config"],
+            "{what}: export changed since the fixture was recorded"
+        );
+        let answer = &c["answer"];
+        assert_eq!(answer["ok"], true, "{what}: PEFT raised {answer}");
+        for em in answer["modules"].as_array().unwrap() {
+            let name = em["name"].as_str().unwrap();
+            if lossy.iter().any(|l| l == name) {
+                continue;
+            }
+            let d = m.resolve(name);
+            let t = em["targeted"].as_bool().unwrap();
+            assert_eq!(d.outcome() == Outcome::Adapt, t, "{what}: {name}");
+            if !t {
+                continue;
+            }
+            let a = d.attrs().unwrap();
+            assert_eq!(
+                a.get("rank").map(|v| v.to_json()),
+                Some(em["r"].clone()),
+                "{what}: {name}"
+            );
+            let (x, y) = (a.get("alpha").unwrap().to_json(), &em["lora_alpha"]);
+            assert!(
+                x.is_f64() == y.is_f64() && x.as_f64() == y.as_f64(),
+                "{what}: {name} alpha {x} vs {y}"
+            );
+            let (s, e) = (d.scaling().unwrap(), em["scaling"].as_f64().unwrap());
+            assert!(
+                (s - e).abs() <= 1e-12 * e.abs(),
+                "{what}: {name} scaling {s} vs {e}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared}");
+}
