@@ -77,6 +77,8 @@ pub enum ConvertError {
         pattern: String,
         /// Python's message.
         message: String,
+        /// Python's error position as a byte offset into `pattern`, when known.
+        byte_offset: Option<usize>,
     },
     /// A Python-only construct with no exact translation, and no model to enumerate names.
     Unrepresentable {
@@ -132,6 +134,7 @@ impl fmt::Display for ConvertError {
                 field,
                 pattern,
                 message,
+                ..
             } => {
                 write!(f, "`{field}`: invalid Python regex {pattern:?}: {message}")
             }
@@ -204,10 +207,15 @@ impl ConvertError {
                     byte_offset,
                 }
             }
-            ConvertError::InvalidRegex { field, pattern, .. } => ErrorLocation {
+            ConvertError::InvalidRegex {
+                field,
+                pattern,
+                byte_offset,
+                ..
+            } => ErrorLocation {
                 field: Some(field.clone()),
                 key: Some(pattern.clone()),
-                byte_offset: None,
+                byte_offset: *byte_offset,
             },
             ConvertError::Unrepresentable {
                 field,
@@ -484,6 +492,7 @@ fn rust_regex(
         field: field.into(),
         pattern: py.into(),
         message: e.python_message(),
+        byte_offset: e.byte_offset,
     })?;
     if t.engine == Engine::Regex {
         return Ok(Ok(readable(py).unwrap_or(t.rust)));
