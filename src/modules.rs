@@ -306,34 +306,51 @@ pub fn read_safetensors_header(path: &Path) -> Result<Vec<(String, TensorInfo)>,
         .collect())
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file in the same
-/// directory, flushed, then renamed over `path`. A failure at any point
-/// leaves `path` untouched and removes the temporary file.
+/// Writes `bytes` to `path` atomically: into a new temporary file in the
+/// same directory (created exclusively), synced, then renamed over `path`.
+/// A failure at any point leaves `path` untouched and removes the temporary
+/// file.
 ///
 /// # Errors
 /// A diagnostic naming the path and the I/O error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
     use std::io::Write;
-    let name = path.display().to_string();
     let fail = |e: std::io::Error| {
-        Diagnostic::error(code::ENCODING, format!("cannot write `{name}`: {e}"))
+        Diagnostic::error(
+            code::ENCODING,
+            format!("cannot write `{}`: {e}", path.display()),
+        )
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
     let file_name = path
         .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
+        .ok_or_else(|| fail(std::io::Error::other("the output path names no file")))?
+        .to_string_lossy()
+        .into_owned();
+    let mut n = 0u32;
+    let (tmp, mut f) = loop {
+        let tmp = dir.join(format!(".{file_name}.tmp-{}-{n}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(fail(e)),
+        }
+    };
+    let r = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| {
+            drop(f);
+            std::fs::rename(&tmp, path)
+        });
+    if let Err(e) = r {
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(e));
     }

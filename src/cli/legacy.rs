@@ -4,7 +4,7 @@
 use lora_rules::Outcome;
 use lora_rules::diag::{Diagnostic, Diagnostics, Source, code};
 use lora_rules::modules::ModuleList;
-use lora_rules::peft::legacy::{self, LegacyConfig, ModelInfo, Module};
+use lora_rules::peft::legacy::{self, LegacyConfig, ModelInfo};
 
 use super::output::Row;
 use super::{Exit, one};
@@ -27,22 +27,7 @@ pub fn is_legacy_config(source: &Source) -> bool {
 /// form); TSV classes are kept, and `Linear`/`Conv1D` count as linear for
 /// `"all-linear"`.
 pub fn model_info(list: &ModuleList) -> ModelInfo {
-    ModelInfo {
-        modules: list
-            .modules
-            .iter()
-            .map(|m| match &m.class {
-                None => Module::linear(m.name.clone()),
-                Some(c) => Module {
-                    name: m.name.clone(),
-                    class: Some(c.clone()),
-                    linear_like: c == "Linear" || c == "Conv1D",
-                },
-            })
-            .collect(),
-        output_embedding: list.output_embedding.clone(),
-        default_targets: None,
-    }
+    ModelInfo::from_module_list(list)
 }
 
 /// Evaluates the config over the modules.

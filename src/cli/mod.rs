@@ -15,6 +15,7 @@ use lora_rules::{Format, Matcher};
 
 mod legacy;
 mod output;
+mod peft_cmds;
 
 /// Documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl From<Exit> for ExitCode {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum ErrorFormat {
+pub(crate) enum ErrorFormat {
     /// Graphical, with the source line underlined.
     Human,
     /// Plain text, one block per diagnostic.
@@ -129,10 +130,53 @@ enum Command {
         /// A module name.
         module: String,
     },
+    /// Convert a legacy PEFT adapter_config.json into an equivalent rule file.
+    Convert {
+        /// The PEFT config (`adapter_config.json` or `LoraConfig` kwargs as JSON).
+        config: PathBuf,
+        /// The model's module list (TSV of examples/models/, text, index or safetensors):
+        /// needed for "all-linear", null targets, layer filters and Python-only regexes.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Write here (atomically) instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Output form.
+        #[arg(long, short = 'f', value_enum, default_value = "lora")]
+        format: peft_cmds::ConvertFormat,
+    },
+    /// Export rules as a PEFT 0.21.2 adapter_config.json fragment, exact on INPUT's modules.
+    Export {
+        /// The rule file.
+        rules: PathBuf,
+        /// The module list the fragment must be exact on.
+        #[arg(long, short = 'm')]
+        modules: PathBuf,
+        /// Output form.
+        #[arg(long, short = 'f', value_enum)]
+        format: peft_cmds::ExportFormat,
+        /// Export even when some attributes cannot be expressed, listing every loss.
+        #[arg(long)]
+        allow_lossy: bool,
+        /// Write here (atomically) instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Check a saved adapter directory: config against tensor shapes, module by module.
+    Inspect {
+        /// Directory with adapter_config.json and adapter_model.safetensors.
+        adapter_dir: PathBuf,
+        /// The base model's module list (else: the modules having LoRA tensors).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Output form.
+        #[arg(long, short = 'f', value_enum, default_value = "table")]
+        format: peft_cmds::InspectFormat,
+    },
 }
 
 /// Renders diagnostics to stderr in the chosen format.
-fn report(diags: &Diagnostics, format: ErrorFormat) {
+pub(crate) fn report(diags: &Diagnostics, format: ErrorFormat) {
     let mut err = std::io::stderr().lock();
     for d in diags.iter() {
         let _ = match format {
@@ -165,7 +209,7 @@ pub(crate) fn one(d: Diagnostic) -> Diagnostics {
 }
 
 /// Loads and compiles a rule file.
-fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
+pub(crate) fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
     let source = lora_rules::modules::read_source(path).map_err(|d| (one(d), Exit::Usage))?;
     let format = Format::detect(source.name(), source.text());
     let (rules, warnings) =
@@ -358,6 +402,24 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             }
             Ok(Exit::Ok)
         }
+        Command::Convert {
+            config,
+            model,
+            output,
+            format,
+        } => peft_cmds::convert_cmd(&config, model.as_deref(), output.as_deref(), format),
+        Command::Export {
+            rules,
+            modules,
+            format: peft_cmds::ExportFormat::Peft,
+            allow_lossy,
+            output,
+        } => peft_cmds::export_cmd(&rules, &modules, allow_lossy, output.as_deref(), fmt),
+        Command::Inspect {
+            adapter_dir,
+            model,
+            format,
+        } => peft_cmds::inspect_cmd(&adapter_dir, model.as_deref(), format),
         Command::Explain { rules, module } => {
             let (m, warnings) = load_rules(&rules)?;
             report(&warnings, fmt);

@@ -77,6 +77,8 @@ pub enum ConvertError {
         pattern: String,
         /// Python's message.
         message: String,
+        /// Python's error position as a byte offset into `pattern`, when known.
+        byte_offset: Option<usize>,
     },
     /// A Python-only construct with no exact translation, and no model to enumerate names.
     Unrepresentable {
@@ -92,14 +94,33 @@ pub enum ConvertError {
     /// The answer depends on the model's module names (`"all-linear"`, null
     /// `target_modules`, a layer filter): give a [`ModelInfo`].
     NeedsModel(String),
-    /// A value or key the rule language cannot hold.
-    Unrepresentable2(String),
+    /// A value the rule language cannot hold, or a config PEFT would reject on every model:
+    /// a non-positive rank or alpha, a pattern with a newline, `target_parameters`, a
+    /// string target that matches no name at all.
+    NotExpressible {
+        /// Config field involved (`r`, `rank_pattern`, ...), if known.
+        field: Option<String>,
+        /// Entry / key of that field involved, if any.
+        key: Option<String>,
+        /// What cannot be expressed, and why.
+        message: String,
+    },
     /// More combination rules than [`ConvertLimits::max_rules`].
     TooManyRules {
         /// Rules needed.
         needed: usize,
         /// The limit.
         max: usize,
+    },
+    /// `--format json`: a rule has no JSON dictionary key (only `key` patterns, their
+    /// `|` combinations and full-name regexes written as `^(?:R)` keys have one).
+    NeedsLora {
+        /// Index of the rule in the produced file (0-based).
+        rule: usize,
+        /// The rule's pattern in `.lora` syntax.
+        pattern: String,
+        /// The construct that has no JSON form.
+        reason: String,
     },
     /// The produced text did not load (a bug).
     Internal(String),
@@ -113,6 +134,7 @@ impl fmt::Display for ConvertError {
                 field,
                 pattern,
                 message,
+                ..
             } => {
                 write!(f, "`{field}`: invalid Python regex {pattern:?}: {message}")
             }
@@ -130,11 +152,19 @@ impl fmt::Display for ConvertError {
             ConvertError::NeedsModel(what) => {
                 write!(f, "{what}: the module names of the model are needed")
             }
-            ConvertError::Unrepresentable2(what) => write!(f, "{what}"),
+            ConvertError::NotExpressible { message, .. } => write!(f, "{message}"),
             ConvertError::TooManyRules { needed, max } => write!(
                 f,
                 "{needed} rank/alpha combination rules would be needed, more than the limit of {max}; \
                  give the model's module names (only the combinations that occur are written) or raise the limit"
+            ),
+            ConvertError::NeedsLora {
+                rule,
+                pattern,
+                reason,
+            } => write!(
+                f,
+                "rule {rule} (`{pattern}`) uses {reason}, which a JSON dictionary key cannot express: write the `.lora` form instead"
             ),
             ConvertError::Internal(m) => write!(f, "internal error: {m}"),
         }
@@ -142,6 +172,81 @@ impl fmt::Display for ConvertError {
 }
 
 impl std::error::Error for ConvertError {}
+
+/// Where in the config an error is: field, entry/key, byte offset inside that entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorLocation {
+    /// Top-level field (`target_modules`, `rank_pattern`, ...).
+    pub field: Option<String>,
+    /// Entry of a list or key of a dictionary (the pattern text).
+    pub key: Option<String>,
+    /// Byte offset inside `key` (or inside the field's string value when `key` is None).
+    pub byte_offset: Option<usize>,
+}
+
+impl ConvertError {
+    /// Where the error is in the config, as far as known. O(1).
+    pub fn location(&self) -> ErrorLocation {
+        match self {
+            ConvertError::Peft(e) => {
+                let key = e.key.clone();
+                // PEFT wraps pattern keys / modules_to_save entries in `(.*\.)?(` / `(^|.*\.)`
+                // (8 bytes): map the offset back into the entry when it falls inside it.
+                let byte_offset = e.regex.as_ref().and_then(|r| {
+                    let b = r.byte_offset?;
+                    let k = key.as_deref()?;
+                    if r.pattern == k {
+                        Some(b)
+                    } else {
+                        b.checked_sub(8).filter(|x| *x <= k.len())
+                    }
+                });
+                ErrorLocation {
+                    field: e.field.clone(),
+                    key,
+                    byte_offset,
+                }
+            }
+            ConvertError::InvalidRegex {
+                field,
+                pattern,
+                byte_offset,
+                ..
+            } => ErrorLocation {
+                field: Some(field.clone()),
+                key: Some(pattern.clone()),
+                byte_offset: *byte_offset,
+            },
+            ConvertError::Unrepresentable {
+                field,
+                pattern,
+                byte_offset,
+                ..
+            } => ErrorLocation {
+                field: Some(field.clone()),
+                key: Some(pattern.clone()),
+                byte_offset: Some(*byte_offset),
+            },
+            ConvertError::NotExpressible { field, key, .. } => ErrorLocation {
+                field: field.clone(),
+                key: key.clone(),
+                byte_offset: None,
+            },
+            ConvertError::NeedsModel(_)
+            | ConvertError::NeedsLora { .. }
+            | ConvertError::TooManyRules { .. }
+            | ConvertError::Internal(_) => ErrorLocation::default(),
+        }
+    }
+}
+
+fn not_expressible(field: Option<&str>, key: Option<&str>, message: String) -> ConvertError {
+    ConvertError::NotExpressible {
+        field: field.map(str::to_string),
+        key: key.map(str::to_string),
+        message,
+    }
+}
 
 impl From<LegacyError> for ConvertError {
     fn from(e: LegacyError) -> Self {
@@ -208,9 +313,13 @@ impl P {
     fn print(&self) -> Result<String, ConvertError> {
         fn lit(s: &str) -> Result<String, ConvertError> {
             crate::print::string(s).ok_or_else(|| {
-                ConvertError::Unrepresentable2(format!(
-                    "the pattern {s:?} contains a newline or both quote characters, which a `.lora` string cannot hold"
-                ))
+                not_expressible(
+                    None,
+                    Some(s),
+                    format!(
+                        "the pattern {s:?} contains a newline or both quote characters, which a `.lora` string cannot hold"
+                    ),
+                )
             })
         }
         fn go(p: &P, parent: u8) -> Result<String, ConvertError> {
@@ -383,6 +492,7 @@ fn rust_regex(
         field: field.into(),
         pattern: py.into(),
         message: e.python_message(),
+        byte_offset: e.byte_offset,
     })?;
     if t.engine == Engine::Regex {
         return Ok(Ok(readable(py).unwrap_or(t.rust)));
@@ -579,9 +689,11 @@ fn number_text(n: &Number) -> Result<String, ConvertError> {
     if n.is_f64() {
         let x = n.as_f64().unwrap_or(f64::NAN);
         if !x.is_finite() {
-            return Err(ConvertError::Unrepresentable2(format!(
-                "lora_alpha {n} is not finite"
-            )));
+            return Err(not_expressible(
+                Some("lora_alpha"),
+                None,
+                format!("lora_alpha {n} is not finite"),
+            ));
         }
         return Ok(if x.fract() == 0.0 && x.abs() < 1e15 {
             format!("{x:.1}")
@@ -589,25 +701,43 @@ fn number_text(n: &Number) -> Result<String, ConvertError> {
             format!("{x:?}")
         });
     }
-    Err(ConvertError::Unrepresentable2(format!(
-        "the number {n} is out of the 64-bit integer range"
-    )))
+    Err(not_expressible(
+        None,
+        None,
+        format!("the number {n} is out of the 64-bit integer range"),
+    ))
 }
 
-fn alpha_text(n: &Number, what: &str) -> Result<String, ConvertError> {
+/// `field` / `key` name the value (`lora_alpha`, or `alpha_pattern` and its key).
+fn alpha_text(n: &Number, field: &str, key: Option<&str>) -> Result<String, ConvertError> {
     if n.as_f64().is_none_or(|x| x <= 0.0) {
-        return Err(ConvertError::Unrepresentable2(format!(
-            "{what} = {n}: the rule language needs a positive `alpha`"
-        )));
+        let what = match key {
+            Some(k) => format!("{field}[{k:?}]"),
+            None => field.to_string(),
+        };
+        return Err(not_expressible(
+            Some(field),
+            key,
+            format!("{what} = {n}: the rule language needs a positive `alpha`"),
+        ));
     }
     number_text(n)
 }
 
-fn rank_text(r: i64, what: &str) -> Result<String, ConvertError> {
+/// `field` / `key` name the value (`r`, or `rank_pattern` and its key).
+fn rank_text(r: i64, field: &str, key: Option<&str>) -> Result<String, ConvertError> {
     if r <= 0 {
-        return Err(ConvertError::Unrepresentable2(format!(
-            "{what} = {r}: PEFT raises `r should be a positive integer` for every module using it, and the rule language needs `rank >= 1`"
-        )));
+        let what = match key {
+            Some(k) => format!("{field}[{k:?}]"),
+            None => field.to_string(),
+        };
+        return Err(not_expressible(
+            Some(field),
+            key,
+            format!(
+                "{what} = {r}: PEFT raises `r should be a positive integer` for every module using it, and the rule language needs `rank >= 1`"
+            ),
+        ));
     }
     Ok(r.to_string())
 }
@@ -633,8 +763,8 @@ impl Out {
 fn defaults_line(cfg: &LegacyConfig) -> Result<String, ConvertError> {
     let mut s = format!(
         "defaults {{ rank = {}, alpha = {}",
-        rank_text(cfg.r, "r")?,
-        alpha_text(&cfg.lora_alpha, "lora_alpha")?
+        rank_text(cfg.r, "r", None)?,
+        alpha_text(&cfg.lora_alpha, "lora_alpha", None)?
     );
     if cfg.use_rslora {
         s.push_str(", use_rslora = true");
@@ -699,7 +829,9 @@ pub fn convert(
     if let Some(tp) = &cfg.target_parameters
         && !tp.is_empty()
     {
-        return Err(ConvertError::Unrepresentable2(
+        return Err(not_expressible(
+            Some("target_parameters"),
+            None,
             "`target_parameters` (LoRA on raw parameters) has no rule equivalent".into(),
         ));
     }
@@ -856,7 +988,9 @@ fn general(
         },
     };
     if t == P::False {
-        return Err(ConvertError::Unrepresentable2(
+        return Err(not_expressible(
+            Some("target_modules"),
+            None,
             "`target_modules` matches no module name: PEFT raises NoMatchingPeftModuleError".into(),
         ));
     }
@@ -956,7 +1090,8 @@ fn general(
                 "rank = {}",
                 rank_text(
                     cfg.rank_pattern[i].1,
-                    &format!("rank_pattern[{:?}]", cfg.rank_pattern[i].0)
+                    "rank_pattern",
+                    Some(&cfg.rank_pattern[i].0)
                 )?
             ));
         }
@@ -968,7 +1103,8 @@ fn general(
                 "alpha = {}",
                 alpha_text(
                     &cfg.alpha_pattern[j].1,
-                    &format!("alpha_pattern[{:?}]", cfg.alpha_pattern[j].0)
+                    "alpha_pattern",
+                    Some(&cfg.alpha_pattern[j].0)
                 )?
             ));
         }
@@ -995,7 +1131,7 @@ fn exact(
             .lora_alpha
             .as_ref()
             .ok_or_else(|| ConvertError::Internal("targeted without alpha".into()))?;
-        let key = (r, alpha_text(a, "lora_alpha")?);
+        let key = (r, alpha_text(a, "lora_alpha", None)?);
         let name = regex::escape(&d.name);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => {
@@ -1050,9 +1186,14 @@ fn exact(
 
 /// Every module of the evaluation resolves to PEFT's answer with `text`.
 fn verify(text: &str, ev: &Evaluation) -> Result<(), String> {
-    let src = crate::Source::new("converted.lora", text);
-    let (rules, _) = crate::load(&src, crate::Format::Lora)
-        .map_err(|d| format!("the produced file does not load: {d}"))?;
+    verify_as(text, crate::Format::Lora, ev)
+}
+
+/// [`verify`] for a text in `format`.
+fn verify_as(text: &str, format: crate::Format, ev: &Evaluation) -> Result<(), String> {
+    let src = crate::Source::new("converted", text);
+    let (rules, _) =
+        crate::load(&src, format).map_err(|d| format!("the produced file does not load: {d}"))?;
     let m = crate::Matcher::new(rules).map_err(|e| e.to_string())?;
     for d in &ev.decisions {
         let r = m.resolve(&d.name);
@@ -1096,4 +1237,121 @@ fn verify(text: &str, ev: &Evaluation) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+// ------------------------------------------------------------------------------------------
+// JSON dictionary form
+// ------------------------------------------------------------------------------------------
+
+fn literal_json(l: &crate::syntax::ast::Literal) -> Result<serde_json::Value, ConvertError> {
+    use crate::syntax::ast::Literal;
+    Ok(match l {
+        Literal::Bool(b) => serde_json::Value::Bool(*b),
+        Literal::Int(i) => serde_json::Value::from(*i),
+        Literal::Float(x) => Number::from_f64(*x)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| ConvertError::Internal(format!("non-finite number {x}")))?,
+        Literal::Str(s) => serde_json::Value::String(s.clone()),
+        Literal::Null | Literal::Composite(_) => {
+            return Err(ConvertError::Internal(format!(
+                "unexpected value {}",
+                l.kind()
+            )));
+        }
+    })
+}
+
+/// The JSON key (`(?:.*\.)?(?:K)` rule) of a pattern, or the construct that has none.
+fn json_key(p: &crate::syntax::ast::PatternExpr) -> Result<String, String> {
+    use crate::syntax::ast::{PatternExpr, PatternKind};
+    match p {
+        PatternExpr::Atom(a) => match a.kind {
+            PatternKind::Key => Ok(a.text.clone()),
+            // `^` holds only at the start, so the optional `(?:.*\.)?` prefix must be
+            // empty: `^(?:R)` as a key is the full-name regex R.
+            PatternKind::Regex => Ok(format!("^(?:{})", a.text)),
+            PatternKind::Path => Err("a path pattern".into()),
+        },
+        PatternExpr::Or(v, _) => Ok(v
+            .iter()
+            .map(|x| json_key(x).map(|k| format!("(?:{k})")))
+            .collect::<Result<Vec<_>, _>>()?
+            .join("|")),
+        PatternExpr::Not(..) => Err("a negation `!`".into()),
+        PatternExpr::And(..) => Err("a conjunction `&`".into()),
+    }
+}
+
+/// Rewrites a `.lora` file made by [`convert`] in the JSON dictionary form
+/// `{"version": 1, "defaults": {...}, "rules": {...}}`: every rule must be a `key` pattern,
+/// an `re` pattern (written `^(?:R)`), or an `|` of those; `exclude` becomes `null`.
+/// With `ev` (the model's PEFT evaluation) the result is checked on every module like
+/// [`convert`]'s output; without, it is only checked to load.
+///
+/// Complexity: linear in the text, plus one compilation of the result.
+///
+/// # Errors
+/// [`ConvertError::NeedsLora`] naming the first rule with `&`, `!` or a path pattern (or
+/// two rules with the same key, which a JSON object cannot hold);
+/// [`ConvertError::Internal`] if the text or the result does not load.
+pub fn to_json_dictionary(lora: &str, ev: Option<&Evaluation>) -> Result<String, ConvertError> {
+    let file = crate::syntax::parse(lora)
+        .map_err(|d| ConvertError::Internal(format!("the .lora text does not parse: {d}")))?;
+    if let Some(d) = file.declarations.first() {
+        return Err(ConvertError::NeedsLora {
+            rule: 0,
+            pattern: d.name.node.clone(),
+            reason: "an attribute declaration".into(),
+        });
+    }
+    let mut defaults = serde_json::Map::new();
+    for b in &file.defaults {
+        for a in &b.assignments {
+            defaults.insert(a.name.node.clone(), literal_json(&a.value.node)?);
+        }
+    }
+    let mut rules = serde_json::Map::new();
+    for (i, r) in file.rules.iter().enumerate() {
+        let pattern = crate::print::pattern(&r.pattern);
+        let key = json_key(&r.pattern).map_err(|reason| ConvertError::NeedsLora {
+            rule: i,
+            pattern: pattern.clone(),
+            reason,
+        })?;
+        if rules.contains_key(&key) {
+            return Err(ConvertError::NeedsLora {
+                rule: i,
+                pattern,
+                reason: "the same key as an earlier rule".into(),
+            });
+        }
+        let value = match &r.action {
+            crate::syntax::ast::Action::Exclude(_) => serde_json::Value::Null,
+            crate::syntax::ast::Action::Adapt(b) => {
+                let mut o = serde_json::Map::new();
+                for a in &b.assignments {
+                    o.insert(a.name.node.clone(), literal_json(&a.value.node)?);
+                }
+                serde_json::Value::Object(o)
+            }
+        };
+        rules.insert(key, value);
+    }
+    let mut env = serde_json::Map::new();
+    env.insert("version".into(), 1.into());
+    env.insert("defaults".into(), serde_json::Value::Object(defaults));
+    env.insert("rules".into(), serde_json::Value::Object(rules));
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(env))
+        .map_err(|e| ConvertError::Internal(e.to_string()))?;
+    text.push('\n');
+    match ev {
+        Some(ev) => verify_as(&text, crate::Format::Json, ev).map_err(ConvertError::Internal)?,
+        None => {
+            let src = crate::Source::new("converted.json", text.as_str());
+            let (rules, _) = crate::load(&src, crate::Format::Json)
+                .map_err(|d| ConvertError::Internal(format!("the JSON form does not load: {d}")))?;
+            crate::Matcher::new(rules).map_err(|e| ConvertError::Internal(e.to_string()))?;
+        }
+    }
+    Ok(text)
 }

@@ -58,6 +58,30 @@ pub struct ModelInfo {
     pub default_targets: Option<Vec<String>>,
 }
 
+impl ModelInfo {
+    /// The model as PEFT sees a module list: modules without a class (plain name lists)
+    /// are `torch.nn.Linear` leaves (the conformance corpus's "modules" form); TSV classes
+    /// are kept, and `Linear` / `Conv1D` count as linear for `"all-linear"`. O(modules).
+    pub fn from_module_list(list: &crate::modules::ModuleList) -> ModelInfo {
+        ModelInfo {
+            modules: list
+                .modules
+                .iter()
+                .map(|m| match &m.class {
+                    None => Module::linear(m.name.clone()),
+                    Some(c) => Module {
+                        name: m.name.clone(),
+                        class: Some(c.clone()),
+                        linear_like: c == "Linear" || c == "Conv1D",
+                    },
+                })
+                .collect(),
+            output_embedding: list.output_embedding.clone(),
+            default_targets: None,
+        }
+    }
+}
+
 /// PEFT 0.21.2 module classes LoRA can wrap (`LoraModel._create_new_module` dispatchers).
 pub const SUPPORTED_CLASSES: &[&str] = &[
     "Linear",

@@ -8,8 +8,13 @@
 //! * [`pyregex`]: Python 3.11 `re` parsing, validation and translation to
 //!   the `regex` / `fancy-regex` crates ([`pyregex::translate_python_regex`]).
 //! * [`layers`]: layer-index extraction for `layers_to_transform`.
+//! * [`convert`]: a legacy config → an equivalent `.lora` file (or JSON dictionary).
+//! * [`export`]: rules → a PEFT config fragment with the same per-module table.
+//! * [`inspect`]: a saved adapter directory (config + safetensors header) checked module by module.
 
 pub mod convert;
+pub mod export;
+pub mod inspect;
 pub mod layers;
 pub mod legacy;
 pub mod pyregex;

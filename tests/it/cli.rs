@@ -264,17 +264,34 @@ fn check_reports_dead_rules_of_the_seed_example() {
     let (code, _, err) = run(&["check", &rules]);
     assert_eq!(code, 0, "warnings only: {err}");
     assert_eq!(err.matches("warning[L050]").count(), 2, "{err}");
-    assert!(err.contains("for example `down_proj` matches this rule but rule 0 decides it"), "{err}");
-    assert!(err.contains("for example `gate_proj` matches this rule but rule 0 decides it"), "{err}");
+    assert!(
+        err.contains("for example `down_proj` matches this rule but rule 0 decides it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("for example `gate_proj` matches this rule but rule 0 decides it"),
+        "{err}"
+    );
     assert_eq!(run(&["check", "--deny-warnings", &rules]).0, 1);
 }
 
 #[test]
 fn check_against_a_model() {
-    let rules = tmp("m.lora", "\"model.visual.**\" exclude\nre \"model\\.layers\\.3.*\" { rank = 2 }\n");
-    let (code, _, err) = run(&["check", &rules, "--modules", "examples/models/llama-3-8b.tsv"]);
+    let rules = tmp(
+        "m.lora",
+        "\"model.visual.**\" exclude\nre \"model\\.layers\\.3.*\" { rank = 2 }\n",
+    );
+    let (code, _, err) = run(&[
+        "check",
+        &rules,
+        "--modules",
+        "examples/models/llama-3-8b.tsv",
+    ]);
     assert_eq!(code, 0);
-    assert!(err.contains("warning[L051]: rule 0 decides none of the 422 modules"), "{err}");
+    assert!(
+        err.contains("warning[L051]: rule 0 decides none of the 422 modules"),
+        "{err}"
+    );
     assert!(!err.contains("rule 1 decides none"), "{err}");
 }
 
@@ -283,12 +300,191 @@ fn fmt_check_write_and_convert() {
     let path = tmp("f.lora", "\"b\"   {rank=4}  # why\n");
     assert_eq!(run(&["fmt", "--check", &path]).0, 1);
     assert_eq!(run(&["fmt", "--write", &path]).0, 0);
-    assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "\"b\" { rank = 4 }  # why\n");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        "\"b\" { rank = 4 }  # why\n"
+    );
     assert_eq!(run(&["fmt", "--check", &path]).0, 0);
     let (code, out, err) = run(&["fmt", "--to", "json", &path]);
     assert_eq!(code, 1, "a path pattern has no JSON form: {out}");
     assert!(err.contains("error[L032]"), "{err}");
     let (code, out, _) = run(&["fmt", "--to", "lora", "examples/llama-3-8b.json"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("defaults { rank = 16, alpha = 32 }\n\nkey \"lm_head\" exclude\n"), "{out}");
+    assert!(
+        out.starts_with("defaults { rank = 16, alpha = 32 }\n\nkey \"lm_head\" exclude\n"),
+        "{out}"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// convert / export
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn convert_writes_atomically_and_resolves_like_peft() {
+    let cfg = tmp(
+        "conv1.json",
+        r#"{"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "r": 8, "lora_alpha": 16,
+            "exclude_modules": ["layers.0.self_attn.q_proj"]}"#,
+    );
+    let out = tmp("conv1-out.lora", "old content\n");
+    let (code, stdout, err) = run(&["convert", &cfg, "-o", &out]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.is_empty());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("defaults { rank = 8, alpha = 16 }"),
+        "{text}"
+    );
+    // no temporary file left next to the output
+    let dir = std::path::Path::new(&out).parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // the converted file resolves like the legacy config
+    let (c1, a, _) = run(&[
+        "resolve",
+        &cfg,
+        "-m",
+        "examples/models/llama-3-8b.tsv",
+        "-f",
+        "jsonl",
+    ]);
+    let (c2, b, _) = run(&[
+        "resolve",
+        &out,
+        "-m",
+        "examples/models/llama-3-8b.tsv",
+        "-f",
+        "jsonl",
+    ]);
+    assert_eq!((c1, c2), (0, 0));
+    let strip = |s: &str| -> Vec<(String, String, String)> {
+        s.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["module"].to_string(),
+                    v["action"].to_string(),
+                    v["scaling"].to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&a), strip(&b));
+}
+
+#[test]
+fn convert_failed_write_leaves_nothing() {
+    let cfg = tmp(
+        "conv2.json",
+        r#"{"target_modules": ["q_proj"], "r": 8, "lora_alpha": 16}"#,
+    );
+    let missing_dir =
+        std::env::temp_dir().join(format!("lora-rules-no-such-dir-{}", std::process::id()));
+    let out = missing_dir.join("x.lora");
+    let (code, _, err) = run(&["convert", &cfg, "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn convert_json_form_or_clear_refusal() {
+    let cfg = tmp(
+        "conv3.json",
+        r#"{"target_modules": ".*\\.layers\\.1\\d?\\..*_proj", "exclude_modules": ["k_proj"], "r": 8, "lora_alpha": 16}"#,
+    );
+    let (code, out, err) = run(&["convert", &cfg, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["defaults"]["rank"], 8);
+    assert_eq!(v["rules"]["k_proj"], serde_json::Value::Null);
+    let json_file = tmp("conv3-out.json", &out);
+    let (code, _, err) = run(&["check", &json_file]);
+    assert_eq!(code, 0, "{err}");
+    // the JSON form (with its `^(?:R)` key) resolves like the legacy config
+    let tsv = "examples/models/llama-3-8b.tsv";
+    let (_, a, _) = run(&["resolve", &cfg, "-m", tsv, "-f", "jsonl"]);
+    let (_, b, _) = run(&["resolve", &json_file, "-m", tsv, "-f", "jsonl"]);
+    let adapted = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.contains("\"action\":\"adapt\""))
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(adapted(&a), adapted(&b));
+    assert_eq!(adapted(&a).len(), 66, "{a}");
+
+    let cfg = tmp(
+        "conv4.json",
+        r#"{"target_modules": ["q_proj", "v_proj"], "r": 8, "lora_alpha": 16, "rank_pattern": {"q_proj": 4, "v_proj": 2}}"#,
+    );
+    let (code, out, err) = run(&["convert", &cfg, "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("rule 0") && err.contains("write the `.lora` form"),
+        "{err}"
+    );
+}
+
+#[test]
+fn convert_errors_are_located() {
+    let text = r#"{"target_modules": ["q_proj"], "r": 8, "lora_alpha": 16, "rank_pattern": {"q_(proj": 4}}"#;
+    let cfg = tmp("conv5.json", text);
+    let (code, _, err) = run(&["convert", &cfg]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("rank_pattern"), "{err}");
+    // file:line:col of the `(` Python complains about (byte 2 of the key)
+    let col = text.find("\"q_(proj\"").unwrap() + 4;
+    assert!(
+        err.contains(&format!(":1:{col}: byte 2 of this `rank_pattern` entry")),
+        "{err}"
+    );
+
+    let cfg = tmp(
+        "conv6.json",
+        r#"{"target_modules": "all-linear", "r": 8, "lora_alpha": 16}"#,
+    );
+    let (code, _, err) = run(&["convert", &cfg]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--model"), "{err}");
+    let (code, out, err) = run(&["convert", &cfg, "--model", "examples/models/gpt2.tsv"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("c_attn"), "{out}");
+}
+
+#[test]
+fn export_refuses_losses_then_lists_them() {
+    let (code, out, err) = run(&[
+        "export",
+        "examples/llama-3-8b.lora",
+        "--modules",
+        "examples/models/llama-3-8b.tsv",
+        "--format",
+        "peft",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("init") && err.contains("--allow-lossy"),
+        "{err}"
+    );
+    let (code, out, err) = run(&[
+        "export",
+        "examples/llama-3-8b.lora",
+        "--modules",
+        "examples/models/llama-3-8b.tsv",
+        "--format",
+        "peft",
+        "--allow-lossy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("lossy export: init"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["r"], 16);
+    assert_eq!(v["lora_dropout"], 0.05);
+    assert!(v["target_modules"].is_string());
 }
