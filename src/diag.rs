@@ -12,11 +12,21 @@ use std::sync::Arc;
 /// A named source text (a rule file, a config, or an inline string).
 ///
 /// Cheap to clone: the text is shared.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Source {
     name: Arc<str>,
     text: Arc<str>,
+    /// Byte offsets of line starts, computed on first use.
+    lines: Arc<std::sync::OnceLock<Vec<usize>>>,
 }
+
+impl PartialEq for Source {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.text == other.text
+    }
+}
+
+impl Eq for Source {}
 
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -30,6 +40,7 @@ impl Source {
         Source {
             name: Arc::from(name.into()),
             text: Arc::from(text.into()),
+            lines: Arc::default(),
         }
     }
 
@@ -46,23 +57,29 @@ impl Source {
     /// 1-based line and column (in characters) of byte `offset`.
     ///
     /// Offsets past the end are clamped to the end; an offset inside a
-    /// multi-byte character counts that character. O(offset).
+    /// multi-byte character counts that character. O(log lines + line
+    /// length) after a one-time O(n) index of line starts.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let mut line = 1;
-        let mut col = 1;
-        for (i, c) in self.text.char_indices() {
-            if i >= offset {
-                break;
-            }
-            if c == '\n' {
-                line += 1;
-                col = 1;
-            } else {
-                col += 1;
-            }
-        }
-        (line, col)
+        let lines = self.lines.get_or_init(|| {
+            std::iter::once(0)
+                .chain(
+                    self.text
+                        .bytes()
+                        .enumerate()
+                        .filter(|(_, b)| *b == b'\n')
+                        .map(|(i, _)| i + 1),
+                )
+                .collect()
+        });
+        let line = lines.partition_point(|&start| start <= offset).max(1);
+        let start = lines[line - 1];
+        let col = self.text.get(start..).map_or(0, |rest| {
+            rest.char_indices()
+                .take_while(|&(i, _)| start + i < offset)
+                .count()
+        });
+        (line, col + 1)
     }
 
     /// The source text under `span`, or `""` when the span is out of range or

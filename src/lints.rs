@@ -88,9 +88,11 @@ pub fn unused_on_model(
 
 /// Static pattern lints:
 ///
-/// * `L053` — an unescaped `.` between two word characters in a `re`/`key`
-///   pattern (`layers.3.mlp`): `.` is any character, so `layers.3.*` also
-///   hits `layers.31`; a path pattern or `\.` was likely meant.
+/// * `L053` — a digit followed by an unescaped `.*` or `.+` in a `re`/`key`
+///   pattern (`layers.3.*`): the `.` is any character, so the pattern also
+///   hits `layers.31`; `\.` or a path pattern (`layers.3.**`) was likely
+///   meant. Raw module names used as keys (`layers.3.mlp`, as EVA writes
+///   them) are not flagged: their dots cannot reach another layer.
 /// * `L054` — a `key` starting with `^`: under the key rule
 ///   `(?:.*\.)?(?:K)` the anchor only matches when the optional prefix is
 ///   empty, so the key can only hit a name from its first segment.
@@ -103,7 +105,6 @@ pub fn pattern_lints(rules: &RuleSet) -> Diagnostics {
             continue;
         }
         let b = a.text.as_bytes();
-        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
         let mut escaped = false;
         let mut in_class = false;
         for i in 0..b.len() {
@@ -118,17 +119,21 @@ pub fn pattern_lints(rules: &RuleSet) -> Diagnostics {
                 b']' => in_class = false,
                 b'.' if !in_class
                     && i > 0
-                    && i + 1 < b.len()
-                    && word(b[i - 1])
-                    && word(b[i + 1]) =>
+                    && b[i - 1].is_ascii_digit()
+                    && !(i > 1 && b[i - 2] == b'\\')
+                    && matches!(b.get(i + 1), Some(b'*' | b'+')) =>
                 {
                     out.push(
-                        Diagnostic::warning(code::UNESCAPED_DOT, format!("unescaped `.` in `{}` matches any character", a.text))
-                            .with_span(span, "regex")
-                            .with_help(format!(
-                                "write `\\.` for a literal dot, or use a path pattern such as `\"{}\"` where `.` separates segments and `{{0..9}}` is an exact number",
-                                a.text.replace(".*", ".**").replace("\\d+", "*")
-                            )),
+                        Diagnostic::warning(
+                            code::UNESCAPED_DOT,
+                            format!("`{}.{}` in `{}` also matches longer numbers", b[i - 1] as char, b[i + 1] as char, a.text),
+                        )
+                        .with_span(span, "regex")
+                        .with_help(format!(
+                            "the `.` after `{}` is any character, so `{}1` matches too; write `\\.` for a literal dot, or a path pattern where `{{0..9}}` is an exact number",
+                            b[i - 1] as char,
+                            b[i - 1] as char
+                        )),
                     );
                     break;
                 }

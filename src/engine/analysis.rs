@@ -142,7 +142,7 @@ pub fn dead_rules(rules: &RuleSet) -> Analysis {
             },
         roles,
         ..
-    }) = &m.fwd
+    }) = &m.main.fwd
     else {
         return Analysis::Skipped(
             "the automaton exceeds the dense-DFA limit (lazy DFA in use)".into(),

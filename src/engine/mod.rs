@@ -38,6 +38,7 @@
 //! since `.` does not match `\n`.
 
 pub mod analysis;
+mod literal;
 mod reference;
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
@@ -78,6 +79,10 @@ pub struct Config {
     pub inline_key_limit: usize,
     /// Never build a dense DFA (for tests and benchmarks of the fallback).
     pub force_lazy: bool,
+    /// Past [`Config::inline_key_limit`], keys made only of literal
+    /// characters and `.` wildcards (EVA's raw module names) go to a hash
+    /// table instead of an automaton (true; needs [`Config::ascii`]).
+    pub literal_keys: bool,
     /// Build the main automata in ASCII mode (`.` and classes over bytes),
     /// used for ASCII names, with exact Unicode twins (lazy DFAs) for the
     /// others (true). ASCII-mode DFAs of Unicode-heavy patterns (`\d`, `\w`,
@@ -95,6 +100,7 @@ impl Default for Config {
             lazy_cache_capacity: 64 << 20,
             inline_key_limit: 8,
             force_lazy: false,
+            literal_keys: true,
             ascii: true,
         }
     }
@@ -143,6 +149,36 @@ enum Kind {
     },
 }
 
+/// One compiled form of the rule set: forward and reverse automata and
+/// the literal key table; the answer is the minimum of the three.
+struct Automata {
+    fwd: Option<Walker>,
+    rev: Option<Walker>,
+    literal: literal::LiteralKeys,
+}
+
+impl Automata {
+    fn resolve(&self, name: &[u8], rules: &RuleSet, empty_winner: u32) -> u32 {
+        let mut best = match &self.fwd {
+            Some(w) => w.walk(name, rules),
+            None => empty_winner,
+        };
+        if let Some(w) = &self.rev {
+            best = best.min(w.walk(name, rules));
+        }
+        if !self.literal.is_empty() {
+            best = best.min(self.literal.lookup(name));
+        }
+        best
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.fwd.as_ref().map_or(0, Walker::memory_usage)
+            + self.rev.as_ref().map_or(0, Walker::memory_usage)
+            + self.literal.memory_usage()
+    }
+}
+
 struct Walker {
     kind: Kind,
     reverse: bool,
@@ -161,6 +197,8 @@ pub struct Stats {
     pub forward_patterns: usize,
     /// Patterns in the reverse automaton.
     pub reverse_patterns: usize,
+    /// Keys in the literal table (dot-literal keys, looked up by hashing).
+    pub literal_keys: usize,
     /// Dense DFA states (both automata).
     pub dense_states: usize,
     /// Bytes used by automata and tables ([`Matcher::memory_usage`]).
@@ -175,12 +213,12 @@ pub struct Stats {
 /// of rules.
 pub struct Matcher {
     rules: RuleSet,
-    fwd: Option<Walker>,
-    rev: Option<Walker>,
-    /// With [`Config::ascii`]: the exact Unicode automata (lazy), used for
-    /// names with non-ASCII bytes; `fwd`/`rev` then serve ASCII names only.
-    fwd_unicode: Option<Walker>,
-    rev_unicode: Option<Walker>,
+    /// The main automata (ASCII-mode with [`Config::ascii`]).
+    main: Automata,
+    /// With [`Config::ascii`]: the Unicode automata for other names.
+    unicode: OnceLock<Option<Automata>>,
+    bool_rules: Vec<u32>,
+    config: Config,
     /// The first boolean rule true on the empty atom set (e.g. `!x`), used
     /// when there is no forward automaton.
     empty_winner: u32,
@@ -339,6 +377,7 @@ fn key_reverse(k: &Hir) -> Hir {
 struct Plan {
     fwd: (Vec<Hir>, Vec<Role>),
     rev: (Vec<Hir>, Vec<Role>),
+    literal: literal::LiteralKeys,
 }
 
 impl Plan {
@@ -365,12 +404,22 @@ impl Plan {
         let mut plan = Plan {
             fwd: (Vec::new(), Vec::new()),
             rev: (Vec::new(), Vec::new()),
+            literal: literal::LiteralKeys::default(),
         };
         for r in rules.rules() {
             let idx = r.index as u32;
             match &r.expr {
                 Expr::Atom(a) => {
                     let is_key = rules.atoms()[*a].kind == PatternKind::Key;
+                    if is_key
+                        && keys_reverse
+                        && ascii
+                        && config.literal_keys
+                        && let Some(k) = literal::dot_literal(&hir(*a))
+                    {
+                        plan.literal.insert(&k, idx);
+                        continue;
+                    }
                     if is_key && keys_reverse {
                         plan.rev.0.push(key_reverse(&hir(*a)));
                         plan.rev.1.push(Role::Prefix(idx));
@@ -420,7 +469,7 @@ impl Plan {
         rules: &RuleSet,
         bool_rules: &[u32],
         config: &Config,
-    ) -> Result<(Option<Walker>, Option<Walker>), CompileError> {
+    ) -> Result<Automata, CompileError> {
         let fwd = if self.fwd.0.is_empty() {
             None
         } else {
@@ -440,7 +489,11 @@ impl Plan {
                 config,
             )?)
         };
-        Ok((fwd, rev))
+        Ok(Automata {
+            fwd,
+            rev,
+            literal: self.literal,
+        })
     }
 }
 
@@ -483,28 +536,38 @@ impl Matcher {
         } else {
             Vec::new()
         };
-        let plan = Plan::new(&rules, config, &ascii_hirs, config.ascii);
-        let (fwd, rev) = plan.build(&rules, &bool_rules, config)?;
-        let (fwd_unicode, rev_unicode) = if config.ascii {
-            // Names with non-ASCII bytes: the exact Unicode automata, lazy
-            // (built in milliseconds; rarely used).
-            let lazy = Config {
-                force_lazy: true,
-                ..config.clone()
-            };
-            Plan::new(&rules, config, &ascii_hirs, false).build(&rules, &bool_rules, &lazy)?
-        } else {
-            (None, None)
-        };
+        let main = Plan::new(&rules, config, &ascii_hirs, config.ascii).build(
+            &rules,
+            &bool_rules,
+            config,
+        )?;
         Ok(Matcher {
             rules,
-            fwd,
-            rev,
-            fwd_unicode,
-            rev_unicode,
+            main,
+            unicode: OnceLock::new(),
+            bool_rules,
+            config: config.clone(),
             empty_winner,
             reference: OnceLock::new(),
         })
+    }
+
+    /// The automata for names with non-ASCII bytes when the main ones are
+    /// ASCII-mode: the exact Unicode automata, lazy DFAs, built on first use
+    /// (`None` if they cannot be built: the reference resolver answers).
+    fn unicode(&self) -> Option<&Automata> {
+        self.unicode
+            .get_or_init(|| {
+                let lazy = Config {
+                    force_lazy: true,
+                    ascii: false,
+                    ..self.config.clone()
+                };
+                Plan::new(&self.rules, &lazy, &[], false)
+                    .build(&self.rules, &self.bool_rules, &lazy)
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The rule set this matcher was compiled from.
@@ -529,19 +592,15 @@ impl Matcher {
         if name.as_bytes().contains(&b'\n') {
             return self.reference().resolve(name);
         }
-        let (fwd, rev) =
-            if name.is_ascii() || (self.fwd_unicode.is_none() && self.rev_unicode.is_none()) {
-                (&self.fwd, &self.rev)
-            } else {
-                (&self.fwd_unicode, &self.rev_unicode)
-            };
-        let mut best = match fwd {
-            Some(w) => w.walk(name.as_bytes(), &self.rules),
-            None => self.empty_winner,
+        let best = if name.is_ascii() || !self.config.ascii {
+            self.main
+                .resolve(name.as_bytes(), &self.rules, self.empty_winner)
+        } else {
+            match self.unicode() {
+                Some(u) => u.resolve(name.as_bytes(), &self.rules, self.empty_winner),
+                None => return self.reference().resolve(name),
+            }
         };
-        if let Some(w) = rev {
-            best = best.min(w.walk(name.as_bytes(), &self.rules));
-        }
         (best != NONE).then_some(best as usize)
     }
 
@@ -580,7 +639,7 @@ impl Matcher {
                 },
             has_prefix,
             ..
-        }) = &self.fwd
+        }) = &self.main.fwd
         else {
             return names
                 .iter()
@@ -592,7 +651,7 @@ impl Matcher {
         let mut out = Vec::with_capacity(names.len());
         for n in names {
             let name = n.as_ref().as_bytes();
-            if name.contains(&b'\n') || !name.is_ascii() {
+            if name.contains(&b'\n') || (self.config.ascii && !name.is_ascii()) {
                 // Not the primary automaton's input: the stack stays valid for `prev`.
                 out.push(self.resolve_index(n.as_ref()));
                 continue;
@@ -608,8 +667,11 @@ impl Matcher {
                 shared,
                 &mut stack,
             );
-            if let Some(w) = &self.rev {
+            if let Some(w) = &self.main.rev {
                 best = best.min(w.walk(name, &self.rules));
+            }
+            if !self.main.literal.is_empty() {
+                best = best.min(self.main.literal.lookup(name));
             }
             out.push((best != NONE).then_some(best as usize));
             prev = name;
@@ -622,14 +684,17 @@ impl Matcher {
         self.reference.get_or_init(|| Reference::new(&self.rules))
     }
 
-    /// Bytes used by the automata and their tables (lazy caches counted at
-    /// their configured capacity).
+    /// Bytes used by the automata, their tables and the literal key table
+    /// (lazy-DFA caches excluded: each grows on demand up to
+    /// [`Config::lazy_cache_capacity`]; the Unicode twins are counted once
+    /// built).
     pub fn memory_usage(&self) -> usize {
-        [&self.fwd, &self.rev, &self.fwd_unicode, &self.rev_unicode]
-            .iter()
-            .filter_map(|w| w.as_ref())
-            .map(|w| w.memory_usage())
-            .sum()
+        self.main.memory_usage()
+            + self
+                .unicode
+                .get()
+                .and_then(|u| u.as_ref())
+                .map_or(0, Automata::memory_usage)
     }
 
     /// Which automata were built and how big they are.
@@ -643,12 +708,14 @@ impl Matcher {
             Some(Kind::Dense { on_eoi, .. }) => on_eoi.len(),
             _ => 0,
         };
+        let m = &self.main;
         Stats {
-            forward: kind(&self.fwd),
-            reverse: kind(&self.rev),
-            forward_patterns: self.fwd.as_ref().map_or(0, |w| w.roles.len()),
-            reverse_patterns: self.rev.as_ref().map_or(0, |w| w.roles.len()),
-            dense_states: states(&self.fwd) + states(&self.rev),
+            forward: kind(&m.fwd),
+            reverse: kind(&m.rev),
+            forward_patterns: m.fwd.as_ref().map_or(0, |w| w.roles.len()),
+            reverse_patterns: m.rev.as_ref().map_or(0, |w| w.roles.len()),
+            literal_keys: m.literal.len(),
+            dense_states: states(&m.fwd) + states(&m.rev),
             memory: self.memory_usage(),
         }
     }

@@ -280,3 +280,32 @@ fn seed_example_has_two_dead_rules() {
         ])
     );
 }
+
+/// Sum of the winning key index over every name (-1 for none), as computed
+/// by `benches/peft_loop.py` with Python's `re.match(rf"(.*\.)?({key})$")`
+/// per key in order (PEFT 0.21.2 `get_pattern_key`): full precompiled pass
+/// for EVA-560; for EVA-48k its `--dump-winners` table (checked against the
+/// plain loop on an evenly spaced sample).
+#[test]
+fn eva_checksums_match_python() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data");
+    for (rules, names, want) in [
+        ("eva-560.json", "llama-3-70b.txt", 156_519i64),
+        ("eva-48k.json", "deepseek-v3-experts.txt", 1_013_917_995),
+    ] {
+        let text = std::fs::read_to_string(format!("{data}/{rules}")).unwrap_or_default();
+        let m = compile_with(&text, &Config::default()).unwrap_or_else(|d| panic!("{d}"));
+        let list: Vec<String> = std::fs::read_to_string(format!("{data}/{names}"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let sum: i64 = m
+            .resolve_batch(&list)
+            .iter()
+            .map(|w| w.map_or(-1, |w| w as i64))
+            .sum();
+        assert!(list.len() > 500, "{names} is missing");
+        assert_eq!(sum, want, "{rules} on {names}");
+    }
+}
