@@ -210,7 +210,12 @@ fn typed_block(schema: &Schema, b: &ast::Block, diags: &mut Diagnostics) -> Attr
             diags.push(
                 Diagnostic::error(
                     code::ATTR_TYPE,
-                    format!("`{}` cannot be {}", spec.name, a.value.node.kind()),
+                    format!(
+                        "`{}` must be {}, found {}",
+                        spec.name,
+                        expected_words(spec),
+                        a.value.node.kind()
+                    ),
                 )
                 .with_span(a.value.span, format!("found {}", a.value.node.kind()))
                 .with_help(format!(

@@ -154,14 +154,16 @@ pub fn literal(v: &Value<'_>) -> Literal {
         Value::StringLit(s) => Literal::Str(s.value.to_string()),
         Value::NumberLit(n) => {
             let t = n.value;
-            if !t.contains(['.', 'e', 'E'])
-                && let Ok(i) = t.parse::<i64>()
-            {
-                return Literal::Int(i);
+            if !t.contains(['.', 'e', 'E']) {
+                // An integer past i64 is not silently read as a float.
+                return match t.parse::<i64>() {
+                    Ok(i) => Literal::Int(i),
+                    Err(_) => Literal::Composite("an integer too large for 64 bits"),
+                };
             }
             match t.parse::<f64>() {
                 Ok(f) if f.is_finite() => Literal::Float(f),
-                _ => Literal::Composite("out-of-range number"),
+                _ => Literal::Composite("a number too large to be finite"),
             }
         }
         Value::Array(_) => Literal::Composite("array"),

@@ -115,6 +115,10 @@ fn next_token(text: &str, pos: usize) -> String {
     if tok.is_empty() {
         tok = rest.chars().next().map(String::from).unwrap_or_default();
     }
+    // Control characters (NUL, a lone `\r`, ...) are invisible when printed.
+    if tok.chars().any(char::is_control) {
+        return format!("`{}`", tok.escape_debug());
+    }
     format!("`{tok}`")
 }
 
@@ -363,11 +367,14 @@ fn lower_expr(p: Pair<'_, Rule>) -> PatternExpr {
                     inner = Some(lower_expr(c));
                 }
             }
-            let mut e = inner.unwrap_or_else(|| empty_atom(span));
-            for _ in 0..negations {
-                e = PatternExpr::Not(Box::new(e), span);
+            let e = inner.unwrap_or_else(|| empty_atom(span));
+            // `!!x` is `x`: keep only the parity, so a run of `!` cannot build
+            // a tree deep enough to overflow the stack of later passes.
+            if negations % 2 == 1 {
+                PatternExpr::Not(Box::new(e), span)
+            } else {
+                e
             }
-            e
         }
         Rule::atom => {
             let mut kind = PatternKind::Path;

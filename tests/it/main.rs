@@ -9,5 +9,6 @@ mod peft_conformance;
 mod peft_convert;
 mod peft_pyregex_python;
 mod peft_units;
+mod regressions;
 mod spec;
 mod util;
