@@ -88,12 +88,24 @@ pub fn rows<'a>(
             (None, _, Some(m)) => format!("module `{m}`"),
             (None, _, None) => String::new(),
         };
-        let mut message = format!("PEFT 0.21.2 would raise {}: {}", e.python_type(), e.message);
+        // `Unsupported` is not a PEFT exception: the config is outside what
+        // this evaluator reproduces.
+        let (code, mut message) = if e.kind == legacy::PeftErrorKind::Unsupported {
+            (
+                code::LEGACY_UNSUPPORTED,
+                format!("not supported: {}", e.message),
+            )
+        } else {
+            (
+                code::LEGACY,
+                format!("PEFT 0.21.2 would raise {}: {}", e.python_type(), e.message),
+            )
+        };
         let span = locate(source, &e);
         if span.is_none() && !what.is_empty() {
             message.push_str(&format!(" (in {what})"));
         }
-        let mut d = Diagnostic::error(code::LEGACY, message).with_source(source);
+        let mut d = Diagnostic::error(code, message).with_source(source);
         if let Some(span) = span {
             d = d.with_span(span, what);
         }

@@ -46,7 +46,10 @@ pub fn parse_value(text: &str) -> Result<Value<'_>, Diagnostics> {
                     crate::limits::MAX_NESTING
                 ),
             )
-            .with_span(Span::new(pos, pos + 1), "too deep here"),
+            .with_span(Span::new(pos, pos + 1), "too deep here")
+            .with_help(
+                "a rule dictionary needs at most four levels: envelope, rules, attributes, values",
+            ),
         );
         return Err(diags);
     }
@@ -230,7 +233,8 @@ pub fn parse(text: &str) -> Result<RuleFile, Diagnostics> {
                     .with_span(
                         span,
                         "not one of `version`, `defaults`, `attributes`, `rules`",
-                    ),
+                    )
+                    .with_help("remove it, or fix its spelling; a dictionary with a numeric `version` is an envelope"),
                 ),
             }
         }

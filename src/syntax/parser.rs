@@ -87,8 +87,14 @@ fn pest_to_diagnostic(err: &pest::error::Error<Rule>, text: &str) -> Diagnostic 
         Diagnostic::error(code::SYNTAX, msg).with_span(Span::new(pos, end), "unexpected here");
     if found.starts_with("`\"") && expected.iter().any(|e| e.contains("`{`")) {
         d = d.with_help("a rule is a pattern followed by `{ attr = value }` or `exclude`; combine patterns with `|`, `&` and `!`");
+    } else if expected.contains(&"a number") {
+        d = d.with_help("a value is a number, `true`, `false` or a quoted string (`\"pissa\"`)");
+    } else if expected == ["a name"] {
+        d = d.with_help("a block is `{ attr = value, ... }`: is its closing `}` missing?");
     } else if text[pos.min(text.len())..].starts_with('\\')
         || text[..pos.min(text.len())].ends_with('\\')
+        || text[..pos.min(text.len())].ends_with("\\\"")
+        || text[..pos.min(text.len())].ends_with("\\'")
     {
         d = d.with_help("strings are raw: write `\"a\\.b\"` for the regex `a\\.b`; a string cannot contain its own quote character (use the other quote)");
     }
@@ -283,7 +289,8 @@ fn lower_number(p: &Pair<'_, Rule>, diags: &mut Diagnostics) -> Literal {
                 code::ATTR_RANGE,
                 format!("integer `{t}` does not fit in 64 bits"),
             )
-            .with_span(span_of(p), "too large"),
+            .with_span(span_of(p), "too large")
+            .with_help("integers are 64-bit: at most 9223372036854775807"),
         );
         return Literal::Int(0);
     }

@@ -171,3 +171,22 @@ fn legacy_errors_are_located_with_help() {
     let (_, _, err) = run(&["resolve", &rules, "-m", &mods]);
     assert!(err.contains("r.json:1:28: `r`"), "{err}");
 }
+
+/// A non-LoRA `peft_type` was reported as "PEFT 0.21.2 would raise
+/// Unsupported" under L070, though PEFT raises nothing: it is L071, "not
+/// supported".
+#[test]
+fn unsupported_legacy_config_is_l071() {
+    let rules = tmp(
+        "ia3.json",
+        br#"{"peft_type": "IA3", "target_modules": ["q"]}"#,
+    );
+    let mods = tmp("mods3.txt", b"q\n");
+    let (code, _, err) = run(&["resolve", &rules, "-m", &mods]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("error[L071]: not supported: peft_type"),
+        "{err}"
+    );
+    assert!(err.contains("ia3.json:1:15"), "{err}");
+}
