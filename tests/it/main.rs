@@ -10,5 +10,6 @@ mod peft_convert;
 mod peft_pyregex_python;
 mod peft_units;
 mod regressions;
+mod snapshots;
 mod spec;
 mod util;
