@@ -74,7 +74,8 @@ pub fn check(file: &ast::RuleFile, source: &Source) -> Result<(RuleSet, Diagnost
                 code::EMPTY,
                 "the rule set has no rules: no module will be adapted",
             )
-            .with_span(Span::new(0, 0), "no rules"),
+            .with_span(Span::new(0, 0), "no rules")
+            .with_help("add a rule, e.g. `\"**.q_proj\" {}` to adapt every `q_proj`"),
         );
     }
     diags.attach_source(source);
@@ -210,7 +211,12 @@ fn typed_block(schema: &Schema, b: &ast::Block, diags: &mut Diagnostics) -> Attr
             diags.push(
                 Diagnostic::error(
                     code::ATTR_TYPE,
-                    format!("`{}` cannot be {}", spec.name, a.value.node.kind()),
+                    format!(
+                        "`{}` must be {}, found {}",
+                        spec.name,
+                        expected_words(spec),
+                        a.value.node.kind()
+                    ),
                 )
                 .with_span(a.value.span, format!("found {}", a.value.node.kind()))
                 .with_help(format!(
@@ -232,7 +238,12 @@ fn typed_block(schema: &Schema, b: &ast::Block, diags: &mut Diagnostics) -> Attr
                         a.value.node.kind()
                     ),
                 )
-                .with_span(a.value.span, format!("expected {want}")),
+                .with_span(a.value.span, format!("expected {want}"))
+                .with_help(format!(
+                    "`{}` takes {}",
+                    spec.name,
+                    expected_words(spec)
+                )),
             ),
             Err(Mismatch::Range(allowed)) => diags.push(
                 Diagnostic::error(

@@ -109,8 +109,11 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, Diagnostic> {
 pub fn read_modules(path: &Path) -> Result<ModuleList, Diagnostic> {
     let name = path.display().to_string();
     if name.ends_with(".safetensors") {
-        return read_safetensors_header(path)
-            .map(|t| from_tensor_names(t.into_iter().map(|(n, _)| n)));
+        let tensors = read_safetensors_header(path)?;
+        return from_tensor_names(tensors.into_iter().map(|(n, _)| n)).map_err(|msg| {
+            Diagnostic::error(code::JSON_SHAPE, format!("`{name}`: {msg}"))
+                .with_help("module names are dotted PyTorch names; fix or drop the tensor")
+        });
     }
     let src = read_source(path)?;
     if name.ends_with(".index.json") {
@@ -185,7 +188,8 @@ pub fn parse_text(src: &Source) -> Result<ModuleList, Diagnostic> {
 }
 
 /// Checks one module name: non-empty, at most
-/// [`crate::limits::MAX_NAME_BYTES`], no empty segment, no newline.
+/// [`crate::limits::MAX_NAME_BYTES`], no empty segment, no control
+/// character (newline, NUL, ...: PyTorch never produces them).
 ///
 /// # Errors
 /// The problem in words.
@@ -200,13 +204,23 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("empty module name".into());
     }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "module name `{}` contains a control character",
+            name.escape_debug()
+        ));
+    }
     if name.split('.').any(str::is_empty) {
         return Err(format!("module name `{name}` has an empty segment"));
     }
     Ok(())
 }
 
-fn from_tensor_names(names: impl Iterator<Item = String>) -> ModuleList {
+/// Module names of tensor names, each checked like a text line.
+///
+/// # Errors
+/// The first bad name in words, naming its tensor.
+fn from_tensor_names(names: impl Iterator<Item = String>) -> Result<ModuleList, String> {
     let mut seen = std::collections::HashSet::new();
     let mut out = ModuleList::default();
     for t in names {
@@ -214,6 +228,12 @@ fn from_tensor_names(names: impl Iterator<Item = String>) -> ModuleList {
             Some((m, _param)) => m.to_string(),
             None => continue, // a root-level parameter belongs to no module
         };
+        validate_name(&module).map_err(|msg| {
+            format!(
+                "tensor `{}` gives a bad module name: {msg}",
+                t.escape_debug()
+            )
+        })?;
         if seen.insert(module.clone()) {
             out.modules.push(Module {
                 name: module,
@@ -221,7 +241,7 @@ fn from_tensor_names(names: impl Iterator<Item = String>) -> ModuleList {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// Parses a `model.safetensors.index.json` (or `pytorch_model.bin.index.json`).
@@ -240,7 +260,11 @@ pub fn parse_index(src: &Source) -> Result<ModuleList, Diagnostic> {
             .with_source(src)
             .with_help("a safetensors index has `{\"metadata\": {...}, \"weight_map\": {\"<tensor>\": \"<shard>\"}}`"));
     };
-    Ok(from_tensor_names(map.keys().cloned()))
+    from_tensor_names(map.keys().cloned()).map_err(|msg| {
+        Diagnostic::error(code::JSON_SHAPE, format!("`weight_map`: {msg}"))
+            .with_source(src)
+            .with_help("module names are dotted PyTorch names; fix or drop the tensor")
+    })
 }
 
 /// A tensor of a safetensors header: name, dtype, shape.

@@ -129,7 +129,10 @@ pub fn parse_regex(regex: &str) -> Result<Hir, RegexError> {
                 Some("backreferences cannot run in a DFA; spell out the alternatives, e.g. `(00|11|22)`".to_string()),
             ),
             AstErrorKind::NestLimitExceeded(_) => (code::LIMIT, Some("flatten the pattern".to_string())),
-            _ => (code::REGEX_SYNTAX, None),
+            _ => (
+                code::REGEX_SYNTAX,
+                Some("regexes use Rust `regex` syntax; escape a literal `.`, `(`, `[`, `{` or `*` with `\\`".to_string()),
+            ),
         };
         RegexError {
             code,

@@ -2,7 +2,7 @@
 //! PEFT 0.21.2's own rules ([`lora_rules::peft`]).
 
 use lora_rules::Outcome;
-use lora_rules::diag::{Diagnostic, Diagnostics, Source, code};
+use lora_rules::diag::{Diagnostic, Diagnostics, Source, Span, code};
 use lora_rules::modules::ModuleList;
 use lora_rules::peft::legacy::{self, LegacyConfig, ModelInfo};
 
@@ -12,14 +12,43 @@ use super::{Exit, one};
 /// True when `source` is a JSON object that reads as a PEFT config rather
 /// than a rule dictionary: it has `target_modules` or `peft_type`, or a
 /// numeric `r` (rule-dictionary values are only objects or `null`).
+///
+/// Read with the spanned JSON front end, which keeps numbers as text: a
+/// config with a number serde_json refuses (`"r": 1e400`) is still a config,
+/// and gets the legacy reader's error rather than rule-dictionary errors.
 pub fn is_legacy_config(source: &Source) -> bool {
-    let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(source.text())
-    else {
+    use jsonc_parser::ast::Value;
+    let text = source.text().trim_start_matches('\u{feff}');
+    let Ok(Value::Object(o)) = lora_rules::syntax::json::parse_value(text) else {
         return false;
     };
-    o.contains_key("target_modules")
-        || o.contains_key("peft_type")
-        || o.get("r").is_some_and(|v| v.is_number())
+    o.properties.iter().any(|p| match p.name.as_str() {
+        "target_modules" | "peft_type" => true,
+        "r" => matches!(p.value, Value::NumberLit(_)),
+        _ => false,
+    })
+}
+
+/// The span of the config entry an error names: the value of `field`, or of
+/// `field`'s entry `key` when there is one.
+fn locate(source: &Source, e: &legacy::LegacyError) -> Option<Span> {
+    use jsonc_parser::ast::Value;
+    let field = e.field.as_deref()?;
+    // A byte-order mark is read as three spaces, so offsets stay exact.
+    let text = match source.text().strip_prefix('\u{feff}') {
+        Some(rest) => format!("   {rest}"),
+        None => source.text().to_string(),
+    };
+    let Ok(Value::Object(o)) = lora_rules::syntax::json::parse_value(&text) else {
+        return None;
+    };
+    let prop = o.properties.iter().find(|p| p.name.as_str() == field)?;
+    if let (Some(key), Value::Object(inner)) = (e.key.as_deref(), &prop.value)
+        && let Some(entry) = inner.properties.iter().find(|p| p.name.as_str() == key)
+    {
+        return Some(lora_rules::syntax::json::value_span(&entry.value));
+    }
+    Some(lora_rules::syntax::json::value_span(&prop.value))
 }
 
 /// The module list as PEFT sees the model. Modules without a class column
@@ -36,16 +65,42 @@ pub fn rows<'a>(
     list: &'a ModuleList,
 ) -> Result<Vec<Row<'a>>, (Diagnostics, Exit)> {
     let fail = |e: legacy::LegacyError| {
-        (
-            one(Diagnostic::error(
-                code::LEGACY,
-                format!("PEFT 0.21.2 would raise {}: {}", e.python_type(), e),
+        // `e.message` alone: `e`'s Display repeats the type, the field and the hint.
+        let what = match (&e.field, &e.key, &e.module) {
+            (Some(f), Some(k), _) => format!("`{f}` entry `{k}`"),
+            (Some(f), None, Some(m)) => format!("`{f}`, for module `{m}`"),
+            (Some(f), None, None) => format!("`{f}`"),
+            (None, _, Some(m)) => format!("module `{m}`"),
+            (None, _, None) => String::new(),
+        };
+        // `Unsupported` is not a PEFT exception: the config is outside what
+        // this evaluator reproduces.
+        let (code, mut message) = if e.kind == legacy::PeftErrorKind::Unsupported {
+            (
+                code::LEGACY_UNSUPPORTED,
+                format!("not supported: {}", e.message),
             )
-            .with_source(source)),
-            Exit::Diagnostics,
-        )
+        } else {
+            (
+                code::LEGACY,
+                format!("PEFT 0.21.2 would raise {}: {}", e.python_type(), e.message),
+            )
+        };
+        let span = locate(source, &e);
+        if span.is_none() && !what.is_empty() {
+            message.push_str(&format!(" (in {what})"));
+        }
+        let mut d = Diagnostic::error(code, message).with_source(source);
+        if let Some(span) = span {
+            d = d.with_span(span, what);
+        }
+        if !e.hint.is_empty() {
+            d = d.with_help(e.hint.clone());
+        }
+        (one(d), Exit::Diagnostics)
     };
-    let (cfg, warnings) = LegacyConfig::from_json_str(source.text()).map_err(fail)?;
+    let (cfg, warnings) =
+        LegacyConfig::from_json_str(source.text().trim_start_matches('\u{feff}')).map_err(fail)?;
     let ev = legacy::evaluate(&cfg, &model_info(list)).map_err(fail)?;
     for w in warnings.iter().chain(&ev.warnings) {
         eprintln!(

@@ -46,7 +46,10 @@ pub fn parse_value(text: &str) -> Result<Value<'_>, Diagnostics> {
                     crate::limits::MAX_NESTING
                 ),
             )
-            .with_span(Span::new(pos, pos + 1), "too deep here"),
+            .with_span(Span::new(pos, pos + 1), "too deep here")
+            .with_help(
+                "a rule dictionary needs at most four levels: envelope, rules, attributes, values",
+            ),
         );
         return Err(diags);
     }
@@ -154,14 +157,16 @@ pub fn literal(v: &Value<'_>) -> Literal {
         Value::StringLit(s) => Literal::Str(s.value.to_string()),
         Value::NumberLit(n) => {
             let t = n.value;
-            if !t.contains(['.', 'e', 'E'])
-                && let Ok(i) = t.parse::<i64>()
-            {
-                return Literal::Int(i);
+            if !t.contains(['.', 'e', 'E']) {
+                // An integer past i64 is not silently read as a float.
+                return match t.parse::<i64>() {
+                    Ok(i) => Literal::Int(i),
+                    Err(_) => Literal::Composite("an integer too large for 64 bits"),
+                };
             }
             match t.parse::<f64>() {
                 Ok(f) if f.is_finite() => Literal::Float(f),
-                _ => Literal::Composite("out-of-range number"),
+                _ => Literal::Composite("a number too large to be finite"),
             }
         }
         Value::Array(_) => Literal::Composite("array"),
@@ -228,7 +233,8 @@ pub fn parse(text: &str) -> Result<RuleFile, Diagnostics> {
                     .with_span(
                         span,
                         "not one of `version`, `defaults`, `attributes`, `rules`",
-                    ),
+                    )
+                    .with_help("remove it, or fix its spelling; a dictionary with a numeric `version` is an envelope"),
                 ),
             }
         }

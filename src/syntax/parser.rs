@@ -87,8 +87,14 @@ fn pest_to_diagnostic(err: &pest::error::Error<Rule>, text: &str) -> Diagnostic 
         Diagnostic::error(code::SYNTAX, msg).with_span(Span::new(pos, end), "unexpected here");
     if found.starts_with("`\"") && expected.iter().any(|e| e.contains("`{`")) {
         d = d.with_help("a rule is a pattern followed by `{ attr = value }` or `exclude`; combine patterns with `|`, `&` and `!`");
+    } else if expected.contains(&"a number") {
+        d = d.with_help("a value is a number, `true`, `false` or a quoted string (`\"pissa\"`)");
+    } else if expected == ["a name"] {
+        d = d.with_help("a block is `{ attr = value, ... }`: is its closing `}` missing?");
     } else if text[pos.min(text.len())..].starts_with('\\')
         || text[..pos.min(text.len())].ends_with('\\')
+        || text[..pos.min(text.len())].ends_with("\\\"")
+        || text[..pos.min(text.len())].ends_with("\\'")
     {
         d = d.with_help("strings are raw: write `\"a\\.b\"` for the regex `a\\.b`; a string cannot contain its own quote character (use the other quote)");
     }
@@ -114,6 +120,10 @@ fn next_token(text: &str, pos: usize) -> String {
     let mut tok: String = rest.get(..n).unwrap_or(rest).to_string();
     if tok.is_empty() {
         tok = rest.chars().next().map(String::from).unwrap_or_default();
+    }
+    // Control characters (NUL, a lone `\r`, ...) are invisible when printed.
+    if tok.chars().any(char::is_control) {
+        return format!("`{}`", tok.escape_debug());
     }
     format!("`{tok}`")
 }
@@ -279,7 +289,8 @@ fn lower_number(p: &Pair<'_, Rule>, diags: &mut Diagnostics) -> Literal {
                 code::ATTR_RANGE,
                 format!("integer `{t}` does not fit in 64 bits"),
             )
-            .with_span(span_of(p), "too large"),
+            .with_span(span_of(p), "too large")
+            .with_help("integers are 64-bit: at most 9223372036854775807"),
         );
         return Literal::Int(0);
     }
@@ -363,11 +374,14 @@ fn lower_expr(p: Pair<'_, Rule>) -> PatternExpr {
                     inner = Some(lower_expr(c));
                 }
             }
-            let mut e = inner.unwrap_or_else(|| empty_atom(span));
-            for _ in 0..negations {
-                e = PatternExpr::Not(Box::new(e), span);
+            let e = inner.unwrap_or_else(|| empty_atom(span));
+            // `!!x` is `x`: keep only the parity, so a run of `!` cannot build
+            // a tree deep enough to overflow the stack of later passes.
+            if negations % 2 == 1 {
+                PatternExpr::Not(Box::new(e), span)
+            } else {
+                e
             }
-            e
         }
         Rule::atom => {
             let mut kind = PatternKind::Path;

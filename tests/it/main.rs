@@ -12,6 +12,8 @@ mod peft_inspect;
 mod peft_props;
 mod peft_pyregex_python;
 mod peft_units;
+mod regressions;
 mod roundtrip;
+mod snapshots;
 mod spec;
 mod util;
