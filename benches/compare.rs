@@ -34,6 +34,7 @@ fn main() {
         ("eva-560.json", "llama-3-70b.txt"),
         ("r5.lora", "deepseek-v3-experts.txt"),
         ("r100.lora", "deepseek-v3-experts.txt"),
+        ("eva-48k.json", "deepseek-v3-experts.txt"),
     ];
     println!("| rules | names | engine | ns/name | Mnames/s | vs automaton |");
     println!("|---|---|---|---|---|---|");
@@ -49,6 +50,37 @@ fn main() {
                 .map(|x| m.resolve_index(x).unwrap_or(usize::MAX))
                 .fold(0, usize::wrapping_add)
         });
+        let (batch, cb) = time(n, 5, || {
+            m.resolve_batch(&names)
+                .iter()
+                .map(|w| w.unwrap_or(usize::MAX))
+                .fold(0, usize::wrapping_add)
+        });
+        assert_eq!(
+            c0, cb,
+            "batch and per-name resolution disagree on {rules_file}/{names_file}"
+        );
+        if rules_file == "eva-48k.json" {
+            // The naive loop and RegexSet take hours here (ENGINE-NOTES: R3-dsv3).
+            let row = |engine: &str, ns: f64| {
+                println!(
+                    "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.2}x |",
+                    1e3 / ns,
+                    ns / ours
+                )
+            };
+            row(
+                &format!(
+                    "automaton (built in {:.1} ms, {} KiB, {:?})",
+                    build.as_secs_f64() * 1e3,
+                    m.memory_usage() / 1024,
+                    m.stats()
+                ),
+                ours,
+            );
+            row("automaton, batch (shared prefixes, rayon)", batch);
+            continue;
+        }
         let reference = m.reference();
         let reps = if n > 10_000 { 1 } else { 3 };
         let (naive, c1) = time(n, reps, || {
@@ -121,6 +153,7 @@ fn main() {
             ),
             ours,
         );
+        row("automaton, batch (shared prefixes)", batch);
         row("naive reference loop", naive);
         row("RegexSet + first rule", rset);
         row("bare dense-DFA byte walk (floor)", floor);
