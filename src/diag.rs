@@ -170,6 +170,8 @@ pub mod code {
     pub const RULE_MATCHES_NOTHING: &str = "L051";
     pub const UNESCAPED_DOT: &str = "L053";
     pub const ANCHORED_KEY: &str = "L054";
+    pub const SHADOWED_ON_MODEL: &str = "L055";
+    pub const EXCLUDE_HIDES_KIND: &str = "L056";
     pub const LEGACY: &str = "L070";
     pub const LEGACY_UNSUPPORTED: &str = "L071";
     pub const LEGACY_IGNORED_FIELD: &str = "L072";

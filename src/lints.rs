@@ -153,3 +153,94 @@ pub fn pattern_lints(rules: &RuleSet) -> Diagnostics {
     }
     out
 }
+
+/// Lints against a model's modules, from every rule that matches each module
+/// (the reference resolver, so bounded to `rules × modules ≤ 20,000,000`;
+/// the second value says why it was skipped past that):
+///
+/// * `L055` — rule j also matches modules that an earlier rule i decides
+///   (one warning per pair, with the count and an example module);
+/// * `L056` — an `exclude` rule decides every module of a kind (the last
+///   segment, e.g. `q_proj`) that a later adapt rule would adapt.
+pub fn overlap_on_model(
+    rules: &RuleSet,
+    winners: &[Option<usize>],
+    modules: &[&str],
+) -> (Diagnostics, Option<String>) {
+    use std::collections::BTreeMap;
+    let mut out = Diagnostics::new();
+    let work = rules.rules().len().saturating_mul(modules.len());
+    if work > 20_000_000 {
+        return (
+            out,
+            Some(format!(
+                "{} rules × {} modules is past the 20,000,000 checks this lint allows",
+                rules.rules().len(),
+                modules.len()
+            )),
+        );
+    }
+    let reference = crate::engine::Reference::new(rules);
+    // (winner, shadowed) -> (count, example)
+    let mut pairs: BTreeMap<(usize, usize), (usize, &str)> = BTreeMap::new();
+    // kind -> (modules of that kind, per exclude rule: (modules it decides, a later adapt rule))
+    type PerExclude = BTreeMap<usize, (usize, Option<usize>)>;
+    let mut kinds: BTreeMap<&str, (usize, PerExclude)> = BTreeMap::new();
+    for (name, win) in modules.iter().zip(winners) {
+        let kind = name.rsplit('.').next().unwrap_or(name);
+        let entry = kinds.entry(kind).or_default();
+        entry.0 += 1;
+        let Some(w) = *win else { continue };
+        let matching = reference.matching(name);
+        for &j in matching.iter().filter(|&&j| j > w) {
+            let e = pairs.entry((w, j)).or_insert((0, name));
+            e.0 += 1;
+        }
+        let wrule = &rules.rules()[w];
+        if wrule.attrs.is_none() {
+            let later_adapt = matching
+                .iter()
+                .copied()
+                .find(|&j| j > w && rules.rules()[j].attrs.is_some());
+            let e = entry.1.entry(w).or_insert((0, None));
+            e.0 += 1;
+            e.1 = e.1.or(later_adapt);
+        }
+    }
+    for ((i, j), (count, example)) in pairs.iter().take(200) {
+        let (ri, rj) = (&rules.rules()[*i], &rules.rules()[*j]);
+        out.push(
+            Diagnostic::warning(
+                code::SHADOWED_ON_MODEL,
+                format!("rule {j} also matches {count} module(s) that rule {i} decides"),
+            )
+            .with_span(rj.span.unwrap_or_default(), "shadowed here")
+            .with_label(
+                ri.span.unwrap_or_default(),
+                format!("rule {i} decides first"),
+            )
+            .with_help(format!(
+                "e.g. `{example}`; reorder the rules if rule {j} should win there"
+            )),
+        );
+    }
+    for (kind, (total, by_rule)) in &kinds {
+        for (e, (count, later)) in by_rule {
+            if count == total
+                && *total > 1
+                && let Some(j) = later
+            {
+                out.push(
+                    Diagnostic::warning(code::EXCLUDE_HIDES_KIND, format!("exclude rule {e} hides every `{kind}` ({count} modules)"))
+                        .with_span(rules.rules()[*e].span.unwrap_or_default(), "excludes them all")
+                        .with_label(rules.rules()[*j].span.unwrap_or_default(), format!("rule {j} would adapt them"))
+                        .with_help("if some of them should be adapted, narrow the exclude rule or move the adapt rule above it"),
+                );
+            }
+        }
+    }
+    if let Some(src) = rules.source() {
+        out.attach_source(src);
+    }
+    (out, None)
+}

@@ -280,6 +280,12 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                     &winners,
                     &names,
                 ));
+                let (overlap, skipped) =
+                    lora_rules::lints::overlap_on_model(m.rules(), &winners, &names);
+                warnings.extend(overlap);
+                if let Some(why) = skipped {
+                    eprintln!("note: overlap lints skipped: {why}");
+                }
             }
             if deny_warnings {
                 warnings.deny_warnings();

@@ -488,3 +488,29 @@ fn export_refuses_losses_then_lists_them() {
     assert_eq!(v["lora_dropout"], 0.05);
     assert!(v["target_modules"].is_string());
 }
+
+#[test]
+fn check_reports_overlaps_and_hidden_kinds_on_a_model() {
+    let (code, _, err) = run(&[
+        "check",
+        "examples/llama-3-8b.lora",
+        "-m",
+        "examples/models/llama-3-8b.tsv",
+    ]);
+    assert_eq!(code, 0);
+    // 16 lower layers x 3 MLP projections, and the 8 upper down_proj.
+    assert!(
+        err.contains("warning[L055]: rule 4 also matches 48 module(s) that rule 1 decides"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning[L055]: rule 4 also matches 8 module(s) that rule 3 decides"),
+        "{err}"
+    );
+    let rules = tmp("hide.lora", "\"**.q_proj\" exclude\n\"**.*_proj\" {}\n");
+    let (_, _, err) = run(&["check", &rules, "-m", "examples/models/llama-3-8b.tsv"]);
+    assert!(
+        err.contains("warning[L056]: exclude rule 0 hides every `q_proj` (32 modules)"),
+        "{err}"
+    );
+}
