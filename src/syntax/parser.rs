@@ -85,6 +85,34 @@ fn pest_to_diagnostic(err: &pest::error::Error<Rule>, text: &str) -> Diagnostic 
     let end = (pos + next_token_len(text, pos)).min(text.len());
     let mut d =
         Diagnostic::error(code::SYNTAX, msg).with_span(Span::new(pos, end), "unexpected here");
+    // A misspelt keyword: did you mean?
+    let word: String = text
+        .get(pos..)
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let keyword = (word.len() >= 4)
+        .then(|| {
+            crate::schema::closest(
+                &word,
+                [
+                    "exclude",
+                    "defaults",
+                    "attribute",
+                    "path",
+                    "key",
+                    "re",
+                    "true",
+                    "false",
+                ],
+            )
+        })
+        .flatten()
+        .filter(|k| *k != word);
+    if let Some(k) = keyword {
+        return d.with_help(format!("did you mean `{k}`?"));
+    }
     if found.starts_with("`\"") && expected.iter().any(|e| e.contains("`{`")) {
         d = d.with_help("a rule is a pattern followed by `{ attr = value }` or `exclude`; combine patterns with `|`, `&` and `!`");
     } else if expected.contains(&"a number") {

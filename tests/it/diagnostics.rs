@@ -60,3 +60,14 @@ fn empty_rule_file_warns() {
         ["L003"]
     );
 }
+
+#[test]
+fn misspelt_keywords_get_a_did_you_mean() {
+    let d = errors("k.lora", "\"a.b\" exlude\n");
+    assert_eq!(
+        (d[0].code(), d[0].help()),
+        ("L001", Some("did you mean `exclude`?"))
+    );
+    let d = errors("k.lora", "defualts { rank = 4 }\n");
+    assert_eq!(d[0].help(), Some("did you mean `defaults`?"));
+}
