@@ -87,6 +87,15 @@ fn seg_next(inside: bool, b: u8) -> Option<bool> {
     }
 }
 
+/// The bytes a valid module name can continue with from validator state
+/// (`utf8`, `inside`), with the validator states after each: no `\n`, valid
+/// UTF-8, no empty segment.
+fn valid_steps(utf8: u8, inside: bool) -> impl Iterator<Item = (u8, u8, bool)> {
+    (0..=255u8)
+        .filter(|&b| b != b'\n')
+        .filter_map(move |b| Some((b, utf8_next(utf8, b)?, seg_next(inside, b)?)))
+}
+
 struct Product<'a> {
     dfa: &'a regex_automata::dfa::dense::DFA<Vec<u32>>,
     start: StateID,
@@ -192,13 +201,7 @@ fn live_winners(p: &Product<'_>) -> Option<std::collections::HashSet<u32>> {
         if u == 0 && inside {
             live.insert(best.min(Product::table(p.on_eoi, i)));
         }
-        for b in 0..=255u8 {
-            if b == b'\n' {
-                continue;
-            }
-            let (Some(u2), Some(in2)) = (utf8_next(u, b), seg_next(inside, b)) else {
-                continue;
-            };
+        for (b, u2, in2) in valid_steps(u, inside) {
             let t = p.dfa.next_state(s, b);
             let mut best2 = best;
             if p.dfa.is_match_state(t) {
@@ -262,13 +265,7 @@ fn witness(p: &Product<'_>, roles: &[Role], rules: &RuleSet, r: usize) -> Option
         if seen.len() > MAX_VISITS {
             return None;
         }
-        for b in 0..=255u8 {
-            if b == b'\n' {
-                continue;
-            }
-            let (Some(u2), Some(in2)) = (utf8_next(u, b), seg_next(inside, b)) else {
-                continue;
-            };
+        for (b, u2, in2) in valid_steps(u, inside) {
             let t = p.dfa.next_state(s, b);
             let got2 = got || holds(p, roles, t, r, true);
             if p.dfa.is_dead_state(t) && !got2 && !is_bool {

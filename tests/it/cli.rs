@@ -1,22 +1,6 @@
 //! End-to-end runs of the built binary: exit codes and exact output.
 
-use std::process::Command;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lora-rules"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c.env("LORA_RULES_ERROR_FORMAT", "plain");
-    c
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::util::{bin, run};
 
 fn tmp(name: &str, text: &str) -> String {
     let dir = std::env::temp_dir().join(format!("lora-rules-cli-{}", std::process::id()));

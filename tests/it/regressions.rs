@@ -1,25 +1,9 @@
 //! One test per problem found by attacking the CLI and the library (and by
 //! the fuzzers in `fuzz/`). Each comment says what the input exposed.
 
-use std::process::Command;
+use crate::util::run;
 
 use lora_rules::{Format, Source};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lora-rules"));
-    c.env("LORA_RULES_ERROR_FORMAT", "plain");
-    c
-}
-
-/// Runs the binary; (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = bin().args(args).output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Writes `bytes` to a fresh temporary file named `name`.
 fn tmp(name: &str, bytes: &[u8]) -> String {

@@ -27,3 +27,21 @@ pub fn errors(name: &str, text: &str) -> Vec<lora_rules::Diagnostic> {
         Err(d) => d.into_vec(),
     }
 }
+
+/// The `lora-rules` binary, run from the repository root, plain diagnostics.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lora-rules"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("LORA_RULES_ERROR_FORMAT", "plain");
+    c
+}
+
+/// Runs the binary: (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
