@@ -11,14 +11,19 @@ use regex_automata::util::start;
 #[path = "common.rs"]
 mod common;
 
-/// Best of `reps` timings of `f` over all names, in ns per name.
+/// Best of at least `reps` timings of `f` over all names, repeated until
+/// 0.3 s have passed (short lists need many passes to rise above the noise),
+/// in ns per name.
 fn time(names: usize, reps: usize, mut f: impl FnMut() -> usize) -> (f64, usize) {
     let mut best = Duration::MAX;
     let mut check = 0;
-    for _ in 0..reps {
+    let begin = Instant::now();
+    let mut done = 0;
+    while done < reps || begin.elapsed() < Duration::from_millis(300) {
         let t = Instant::now();
         check = std::hint::black_box(f());
         best = best.min(t.elapsed());
+        done += 1;
     }
     (best.as_nanos() as f64 / names as f64, check)
 }
@@ -36,21 +41,36 @@ fn main() {
         ("r100.lora", "deepseek-v3-experts.txt"),
         ("eva-48k.json", "deepseek-v3-experts.txt"),
     ];
+    // `cargo bench --bench compare -- r100 eva`: only workloads whose
+    // "rules/names" contains one of the words (cargo's own flags ignored).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    // More repetitions (best of) for profiling: COMPARE_REPS=200.
+    let extra: usize = std::env::var("COMPARE_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     println!("| rules | names | engine | ns/name | Mnames/s | vs automaton |");
     println!("|---|---|---|---|---|---|");
     for (rules_file, names_file) in workloads {
+        let label = format!("{rules_file}/{names_file}");
+        if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
+            continue;
+        }
         let names = common::names(names_file);
         let t0 = Instant::now();
         let m = common::matcher(rules_file);
         let build = t0.elapsed();
         let n = names.len();
-        let (ours, c0) = time(n, 5, || {
+        let (ours, c0) = time(n, extra, || {
             names
                 .iter()
                 .map(|x| m.resolve_index(x).unwrap_or(usize::MAX))
                 .fold(0, usize::wrapping_add)
         });
-        let (batch, cb) = time(n, 5, || {
+        let (batch, cb) = time(n, extra, || {
             m.resolve_batch(&names)
                 .iter()
                 .map(|w| w.unwrap_or(usize::MAX))

@@ -136,19 +136,14 @@ pub fn dead_rules(rules: &RuleSet) -> Analysis {
         inline_key_limit: usize::MAX,
         ..Config::default()
     };
-    let m = match Matcher::with_config(rules.clone(), &config) {
+    let m = match Matcher::build(rules.clone(), &config, true) {
         Ok(m) => m,
         Err(e) => return Analysis::Skipped(e.to_string()),
     };
     let Some(Walker {
-        kind:
-            Kind::Dense {
-                dfa,
-                start,
-                stride2,
-                on_eoi,
-                pre,
-            },
+        kind: Kind::Dense {
+            full: Some(full), ..
+        },
         roles,
         ..
     }) = &m.main.fwd
@@ -158,11 +153,11 @@ pub fn dead_rules(rules: &RuleSet) -> Analysis {
         );
     };
     let p = Product {
-        dfa,
-        start: *start,
-        stride2: *stride2,
-        on_eoi,
-        pre,
+        dfa: &full.dfa,
+        start: full.start,
+        stride2: full.stride2,
+        on_eoi: &full.on_eoi,
+        pre: &full.pre,
     };
     let live = match live_winners(&p) {
         Some(l) => l,

@@ -12,7 +12,7 @@
 //! number of keys (ENGINE-NOTES §1.5 measured 185 ns/name at 45k keys, 5 ms
 //! build, against seconds for any DFA).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use regex_syntax::hir::{Dot, Hir, HirKind};
 
@@ -104,7 +104,9 @@ impl LiteralKeys {
     /// name `name` (or the whole name). No allocation.
     pub(crate) fn lookup(&self, name: &[u8]) -> u32 {
         let mut best = NONE;
-        let mut buf = [0u8; MAX_KEY];
+        // Masked copies of suffixes: on the stack up to 256 bytes.
+        let mut small = [0u8; 256];
+        let mut large = Vec::new();
         let starts = std::iter::once(0).chain(
             name.iter()
                 .enumerate()
@@ -121,7 +123,12 @@ impl LiteralKeys {
                 let hit = if g.wildcards.is_empty() {
                     g.keys.get(s)
                 } else {
-                    let b = &mut buf[..s.len()];
+                    let b = if s.len() <= small.len() {
+                        &mut small[..s.len()]
+                    } else {
+                        large.resize(s.len(), 0);
+                        &mut large[..]
+                    };
                     b.copy_from_slice(s);
                     for &w in g.wildcards.iter() {
                         b[w as usize] = b'.';

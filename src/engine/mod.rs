@@ -40,6 +40,7 @@
 pub mod analysis;
 mod literal;
 mod reference;
+mod table;
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::OnceLock;
@@ -133,15 +134,24 @@ enum Role {
 
 type CachePoolFn = Box<dyn Fn() -> hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
+/// The dense DFA with its per-state winners, as regex-automata built it
+/// (kept only for the dead-rule analysis, which needs the pattern IDs).
+struct Full {
+    dfa: dense::DFA<Vec<u32>>,
+    start: StateID,
+    stride2: usize,
+    /// Winner when the name ends in this state (EOI transition included).
+    on_eoi: Vec<u32>,
+    /// Best prefix rule held by this (match) state.
+    pre: Vec<u32>,
+}
+
 enum Kind {
     Dense {
-        dfa: dense::DFA<Vec<u32>>,
-        start: StateID,
-        stride2: usize,
-        /// Winner when the name ends in this state (EOI transition included).
-        on_eoi: Vec<u32>,
-        /// Best prefix rule held by this (match) state.
-        pre: Vec<u32>,
+        /// The reduced table walked at resolution time.
+        table: table::Table,
+        /// With `keep_dfa`: the DFA it was reduced from.
+        full: Option<Box<Full>>,
     },
     Lazy {
         dfa: hybrid::dfa::DFA,
@@ -469,24 +479,20 @@ impl Plan {
         rules: &RuleSet,
         bool_rules: &[u32],
         config: &Config,
+        keep_dfa: bool,
     ) -> Result<Automata, CompileError> {
         let fwd = if self.fwd.0.is_empty() {
             None
         } else {
             Some(Walker::build(
-                rules, bool_rules, self.fwd.0, self.fwd.1, false, config,
+                rules, bool_rules, self.fwd.0, self.fwd.1, false, config, keep_dfa,
             )?)
         };
         let rev = if self.rev.0.is_empty() {
             None
         } else {
             Some(Walker::build(
-                rules,
-                &[],
-                self.rev.0,
-                self.rev.1,
-                true,
-                config,
+                rules, &[], self.rev.0, self.rev.1, true, config, keep_dfa,
             )?)
         };
         Ok(Automata {
@@ -516,6 +522,16 @@ impl Matcher {
     /// # Errors
     /// [`CompileError::Nfa`] when the NFA exceeds [`Config::nfa_size_limit`].
     pub fn with_config(rules: RuleSet, config: &Config) -> Result<Matcher, CompileError> {
+        Matcher::build(rules, config, false)
+    }
+
+    /// [`Matcher::with_config`]; `keep_dfa` keeps regex-automata's dense DFAs
+    /// beside the reduced tables (for the dead-rule analysis).
+    pub(crate) fn build(
+        rules: RuleSet,
+        config: &Config,
+        keep_dfa: bool,
+    ) -> Result<Matcher, CompileError> {
         let bool_rules: Vec<u32> = rules
             .rules()
             .iter()
@@ -540,6 +556,7 @@ impl Matcher {
             &rules,
             &bool_rules,
             config,
+            keep_dfa,
         )?;
         Ok(Matcher {
             rules,
@@ -564,7 +581,7 @@ impl Matcher {
                     ..self.config.clone()
                 };
                 Plan::new(&self.rules, &lazy, &[], false)
-                    .build(&self.rules, &self.bool_rules, &lazy)
+                    .build(&self.rules, &self.bool_rules, &lazy, false)
                     .ok()
             })
             .as_ref()
@@ -629,15 +646,7 @@ impl Matcher {
     /// [`Matcher::resolve_batch`] on one thread, reusing shared prefixes.
     fn resolve_run<S: AsRef<str>>(&self, names: &[S]) -> Vec<Option<usize>> {
         let Some(Walker {
-            kind:
-                Kind::Dense {
-                    dfa,
-                    start,
-                    stride2,
-                    on_eoi,
-                    pre,
-                },
-            has_prefix,
+            kind: Kind::Dense { table, .. },
             ..
         }) = &self.main.fwd
         else {
@@ -646,7 +655,8 @@ impl Matcher {
                 .map(|n| self.resolve_index(n.as_ref()))
                 .collect();
         };
-        let mut stack: Vec<(StateID, u32)> = vec![(*start, NONE)];
+        let mut stack: Vec<(u32, u32)> = vec![(table.start(), NONE)];
+        let mut settled = None;
         let mut prev: &[u8] = &[];
         let mut out = Vec::with_capacity(names.len());
         for n in names {
@@ -657,16 +667,7 @@ impl Matcher {
                 continue;
             }
             let shared = prev.iter().zip(name).take_while(|(a, b)| a == b).count();
-            let mut best = walk_dense_resume(
-                dfa,
-                *stride2,
-                on_eoi,
-                pre,
-                *has_prefix,
-                name,
-                shared,
-                &mut stack,
-            );
+            let mut best = walk_resume(table, name, shared, &mut stack, &mut settled);
             if let Some(w) = &self.main.rev {
                 best = best.min(w.walk(name, &self.rules));
             }
@@ -705,7 +706,7 @@ impl Matcher {
             Some(Kind::Lazy { .. }) => "lazy",
         };
         let states = |w: &Option<Walker>| match w.as_ref().map(|w| &w.kind) {
-            Some(Kind::Dense { on_eoi, .. }) => on_eoi.len(),
+            Some(Kind::Dense { table, .. }) => table.states(),
             _ => 0,
         };
         let m = &self.main;
@@ -760,6 +761,7 @@ impl Walker {
         roles: Vec<Role>,
         reverse: bool,
         config: &Config,
+        keep_dfa: bool,
     ) -> Result<Walker, CompileError> {
         let nfa = NFA::compiler()
             .configure(
@@ -813,12 +815,26 @@ impl Walker {
                         on_eoi.len()
                     );
                 }
+                let dead_eoi = winner_of(rules, bool_rules, &roles, &mut std::iter::empty());
+                let table = table::Table::build(&dfa, start, &on_eoi, &pre, dead_eoi);
+                if std::env::var_os("LORA_RULES_TRACE").is_some() {
+                    eprintln!(
+                        "reduced table: {} states, {:?}",
+                        table.states(),
+                        t1.elapsed()
+                    );
+                }
                 Kind::Dense {
-                    stride2: dfa.stride2(),
-                    dfa,
-                    start,
-                    on_eoi,
-                    pre,
+                    table,
+                    full: keep_dfa.then(|| {
+                        Box::new(Full {
+                            stride2: dfa.stride2(),
+                            dfa,
+                            start,
+                            on_eoi,
+                            pre,
+                        })
+                    }),
                 }
             }
             None => {
@@ -843,7 +859,6 @@ impl Walker {
                 }
             }
         };
-        let _ = rules;
         Ok(Walker {
             kind,
             reverse,
@@ -854,9 +869,12 @@ impl Walker {
 
     fn memory_usage(&self) -> usize {
         match &self.kind {
-            Kind::Dense {
-                dfa, on_eoi, pre, ..
-            } => dfa.memory_usage() + 4 * (on_eoi.len() + pre.len()),
+            Kind::Dense { table, full } => {
+                table.memory_usage()
+                    + full.as_ref().map_or(0, |f| {
+                        f.dfa.memory_usage() + 4 * (f.on_eoi.len() + f.pre.len())
+                    })
+            }
             // The cache grows on demand up to `Config::lazy_cache_capacity`.
             Kind::Lazy { dfa, .. } => dfa.memory_usage(),
         }
@@ -865,33 +883,11 @@ impl Walker {
     #[inline]
     fn walk(&self, name: &[u8], rules: &RuleSet) -> u32 {
         match &self.kind {
-            Kind::Dense {
-                dfa,
-                start,
-                stride2,
-                on_eoi,
-                pre,
-            } => {
+            Kind::Dense { table, .. } => {
                 if self.reverse {
-                    walk_dense(
-                        dfa,
-                        *start,
-                        *stride2,
-                        on_eoi,
-                        pre,
-                        self.has_prefix,
-                        name.iter().rev().copied(),
-                    )
+                    table.walk(name.iter().rev().copied())
                 } else {
-                    walk_dense(
-                        dfa,
-                        *start,
-                        *stride2,
-                        on_eoi,
-                        pre,
-                        self.has_prefix,
-                        name.iter().copied(),
-                    )
+                    table.walk(name.iter().copied())
                 }
             }
             Kind::Lazy { dfa, pool } => {
@@ -985,68 +981,41 @@ impl Walker {
     }
 }
 
-#[inline(always)]
-fn walk_dense(
-    dfa: &dense::DFA<Vec<u32>>,
-    start: StateID,
-    stride2: usize,
-    on_eoi: &[u32],
-    pre: &[u32],
-    has_prefix: bool,
-    bytes: impl Iterator<Item = u8>,
-) -> u32 {
-    let mut s = start;
-    let mut best = NONE;
-    let idx = |s: StateID| s.as_usize() >> stride2;
-    for b in bytes {
-        s = dfa.next_state(s, b);
-        if dfa.is_special_state(s) {
-            if dfa.is_dead_state(s) {
-                return best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE));
-            }
-            if has_prefix && dfa.is_match_state(s) {
-                best = best.min(pre.get(idx(s)).copied().unwrap_or(NONE));
-            }
-        }
-    }
-    best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE))
-}
-
-/// The forward dense walk resumed after `shared` bytes: `stack[i]` holds the
-/// state and best prefix rule after `i` bytes of the previous name (a dead
-/// state ends the stack early).
-#[allow(clippy::too_many_arguments)]
-fn walk_dense_resume(
-    dfa: &dense::DFA<Vec<u32>>,
-    stride2: usize,
-    on_eoi: &[u32],
-    pre: &[u32],
-    has_prefix: bool,
+/// The forward walk resumed after `shared` bytes: `stack[i]` holds the
+/// state and best prefix rule after `i` bytes of the previous name; the
+/// stack ends early where the previous walk was settled, with `settled` its
+/// answer.
+fn walk_resume(
+    table: &table::Table,
     name: &[u8],
     shared: usize,
-    stack: &mut Vec<(StateID, u32)>,
+    stack: &mut Vec<(u32, u32)>,
+    settled: &mut Option<u32>,
 ) -> u32 {
-    let idx = |s: StateID| s.as_usize() >> stride2;
+    if shared >= stack.len()
+        && let Some(answer) = *settled
+    {
+        // The previous name was settled within the shared prefix.
+        return answer;
+    }
     let from = shared.min(stack.len() - 1);
     stack.truncate(from + 1);
+    *settled = None;
     let (mut s, mut best) = stack[from];
-    if dfa.is_dead_state(s) {
-        return best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE));
-    }
     for &b in &name[from..] {
-        s = dfa.next_state(s, b);
-        if dfa.is_special_state(s) {
-            if dfa.is_dead_state(s) {
+        match table.step(s, best, b) {
+            Ok((t, b2)) => {
+                s = t;
+                best = b2;
                 stack.push((s, best));
-                return best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE));
             }
-            if has_prefix && dfa.is_match_state(s) {
-                best = best.min(pre.get(idx(s)).copied().unwrap_or(NONE));
+            Err(answer) => {
+                *settled = Some(answer);
+                return answer;
             }
         }
-        stack.push((s, best));
     }
-    best.min(on_eoi.get(idx(s)).copied().unwrap_or(NONE))
+    best.min(table.eoi(s))
 }
 
 /// One traversal of the dense DFA from its anchored start state: for every

@@ -1,0 +1,270 @@
+//! The transition table walked at resolution time: the dense DFA reduced to
+//! what resolution observes.
+//!
+//! A [`MatchKind::All`](regex_automata::MatchKind::All) DFA keeps two states
+//! apart whenever the *sets* of patterns they can still match differ, but a
+//! name's winner depends only on the lowest rule among them. Measured on
+//! `benches/data/r100.lora`: 23,832 dense states (6.6 MB), which a walk over
+//! 561 names visits all over, so most transitions miss the CPU caches.
+//! regex-automata's own minimization keeps the pattern sets and removes
+//! nothing there.
+//!
+//! This table keeps only the two outputs a walk reads — `pre[s]`, the best
+//! prefix rule held by state `s`, and `on_eoi[s]`, the winner when the name
+//! ends in `s` — and merges states that give the same outputs on every
+//! continuation (Moore's partition refinement over the byte classes). The
+//! merged states are renumbered so that the dead state and the states with a
+//! prefix rule come first: the walk tests one comparison per byte, like
+//! regex-automata's special-state range. For each state it also keeps
+//! `floor[s]`, the lowest winner reachable from `s`: once the best prefix rule
+//! seen is no higher, no continuation can change the answer and the walk
+//! stops.
+
+use hashbrown::HashMap;
+
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::util::primitives::StateID;
+
+use super::NONE;
+
+/// A reduced DFA: premultiplied `u32` state IDs over byte classes.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    classes: [u8; 256],
+    stride2: u32,
+    /// `trans[id + class]`: the next state ID (IDs are `index << stride2`).
+    trans: Vec<u32>,
+    start: u32,
+    /// IDs up to this one are special: 0 is the dead state, the others hold
+    /// a prefix rule.
+    max_special: u32,
+    /// Per state index: the winner when the name ends here.
+    on_eoi: Vec<u32>,
+    /// Per state index: the best prefix rule held (NONE if none).
+    pre: Vec<u32>,
+    /// Per state index: the lowest winner reachable from here (itself included).
+    floor: Vec<u32>,
+}
+
+impl Table {
+    /// Builds the reduced table of the states of `dfa` reachable from
+    /// `start`; `on_eoi` and `pre` are indexed by dense state index
+    /// (`id >> stride2`), as computed by the caller's traversal; `dead_eoi`
+    /// is the winner once the DFA is dead (no atom held: a rule such as
+    /// `!x` can still win).
+    ///
+    /// Complexity: O(R × C) per refinement round for R reachable states and
+    /// C byte classes; rounds are bounded by the distinguishing depth.
+    pub(crate) fn build(
+        dfa: &dense::DFA<Vec<u32>>,
+        start: StateID,
+        on_eoi: &[u32],
+        pre: &[u32],
+        dead_eoi: u32,
+    ) -> Table {
+        let stride2 = dfa.stride2();
+        let didx = |s: StateID| s.as_usize() >> stride2;
+        let get = |t: &[u32], i: usize| t.get(i).copied().unwrap_or(NONE);
+        let bc = dfa.byte_classes();
+        let reps: Vec<u8> = bc.representatives(..).filter_map(|u| u.as_u8()).collect();
+        let nc = reps.len().max(1);
+        let mut classes = [0u8; 256];
+        for b in 0..=255u8 {
+            classes[b as usize] = bc.get(b);
+        }
+        // Local numbering of the reachable states; 0 is the dead state.
+        let mut local: HashMap<StateID, u32> = HashMap::new();
+        let mut order: Vec<StateID> = vec![StateID::ZERO];
+        let mut trans: Vec<u32> = vec![0; nc];
+        let mut out: Vec<(u32, u32)> = vec![(NONE, dead_eoi)];
+        let mut visit = |s: StateID, order: &mut Vec<StateID>, out: &mut Vec<(u32, u32)>| {
+            if dfa.is_dead_state(s) {
+                return 0;
+            }
+            *local.entry(s).or_insert_with(|| {
+                order.push(s);
+                out.push((get(pre, didx(s)), get(on_eoi, didx(s))));
+                (order.len() - 1) as u32
+            })
+        };
+        let start_local = visit(start, &mut order, &mut out);
+        let mut next = 1;
+        while next < order.len() {
+            let s = order[next];
+            for &b in &reps {
+                let t = visit(dfa.next_state(s, b), &mut order, &mut out);
+                trans.push(t);
+            }
+            next += 1;
+        }
+        let n = order.len();
+        // Moore refinement from the output partition.
+        let mut block: Vec<u32> = {
+            let mut ids: HashMap<(u32, u32), u32> = HashMap::new();
+            out.iter()
+                .map(|o| {
+                    let k = ids.len() as u32;
+                    *ids.entry(*o).or_insert(k)
+                })
+                .collect()
+        };
+        let mut count = block.iter().max().map_or(0, |m| m + 1);
+        loop {
+            let mut ids: HashMap<Vec<u32>, u32> = HashMap::with_capacity(count as usize * 2);
+            let mut sig = Vec::with_capacity(nc + 1);
+            let next_block: Vec<u32> = (0..n)
+                .map(|s| {
+                    sig.clear();
+                    sig.push(block[s]);
+                    sig.extend(trans[s * nc..(s + 1) * nc].iter().map(|&t| block[t as usize]));
+                    let k = ids.len() as u32;
+                    *ids.entry(sig.clone()).or_insert(k)
+                })
+                .collect();
+            let new_count = ids.len() as u32;
+            block = next_block;
+            if new_count == count {
+                break;
+            }
+            count = new_count;
+        }
+        // Renumber: the dead block first, then blocks with a prefix rule.
+        let dead_block = block[0];
+        let mut rep_of: Vec<usize> = vec![usize::MAX; count as usize];
+        for (s, &b) in block.iter().enumerate() {
+            if rep_of[b as usize] == usize::MAX {
+                rep_of[b as usize] = s;
+            }
+        }
+        let mut new_index: Vec<u32> = vec![u32::MAX; count as usize];
+        let mut reps_in_order: Vec<usize> = vec![rep_of[dead_block as usize]];
+        new_index[dead_block as usize] = 0;
+        for pass in [true, false] {
+            for (b, &r) in rep_of.iter().enumerate() {
+                if new_index[b] == u32::MAX && (out[r].0 != NONE) == pass {
+                    new_index[b] = reps_in_order.len() as u32;
+                    reps_in_order.push(r);
+                }
+            }
+        }
+        let specials = reps_in_order
+            .iter()
+            .skip(1)
+            .take_while(|&&r| out[r].0 != NONE)
+            .count() as u32;
+        let stride = nc.next_power_of_two();
+        let stride2 = stride.trailing_zeros();
+        let m = reps_in_order.len();
+        let mut table = vec![0u32; m * stride];
+        for (i, &r) in reps_in_order.iter().enumerate() {
+            for c in 0..nc {
+                let t = trans[r * nc + c] as usize;
+                table[(i << stride2) + c] = new_index[block[t] as usize] << stride2;
+            }
+        }
+        let on_eoi: Vec<u32> = reps_in_order.iter().map(|&r| out[r].1).collect();
+        let pre: Vec<u32> = reps_in_order.iter().map(|&r| out[r].0).collect();
+        let floor = floors(&table, stride, nc, stride2, &on_eoi, &pre);
+        Table {
+            classes,
+            stride2,
+            trans: table,
+            start: new_index[block[start_local as usize] as usize] << stride2,
+            max_special: specials << stride2,
+            on_eoi,
+            pre,
+            floor,
+        }
+    }
+
+    /// Number of states (the dead state included).
+    pub(crate) fn states(&self) -> usize {
+        self.on_eoi.len()
+    }
+
+    /// Heap bytes.
+    pub(crate) fn memory_usage(&self) -> usize {
+        4 * (self.trans.len() + self.on_eoi.len() + self.pre.len() + self.floor.len()) + 256
+    }
+
+    /// The start state ID.
+    #[inline]
+    pub(crate) fn start(&self) -> u32 {
+        self.start
+    }
+
+    /// The winner when a name ends in state `s`.
+    #[inline]
+    pub(crate) fn eoi(&self, s: u32) -> u32 {
+        self.on_eoi[(s >> self.stride2) as usize]
+    }
+
+    /// One step: the next state and the updated best prefix rule, or
+    /// `Err(answer)` when the answer is settled (dead state, or no reachable
+    /// winner below the best prefix rule).
+    #[inline(always)]
+    pub(crate) fn step(&self, s: u32, best: u32, b: u8) -> Result<(u32, u32), u32> {
+        let t = self.trans[s as usize + self.classes[b as usize] as usize];
+        if t > self.max_special {
+            return Ok((t, best));
+        }
+        if t == 0 {
+            return Err(best.min(self.on_eoi[0]));
+        }
+        let i = (t >> self.stride2) as usize;
+        let best = best.min(self.pre[i]);
+        if self.floor[i] >= best {
+            return Err(best);
+        }
+        Ok((t, best))
+    }
+
+    /// The winner of `bytes` walked from the start state.
+    #[inline(always)]
+    pub(crate) fn walk(&self, bytes: impl Iterator<Item = u8>) -> u32 {
+        let mut s = self.start;
+        let mut best = NONE;
+        for b in bytes {
+            match self.step(s, best, b) {
+                Ok((t, b2)) => {
+                    s = t;
+                    best = b2;
+                }
+                Err(answer) => return answer,
+            }
+        }
+        best.min(self.eoi(s))
+    }
+}
+
+/// `floor[i]`: the lowest of `pre` and `on_eoi` over the states reachable from
+/// state index `i` (itself included), by a worklist over reverse edges.
+fn floors(
+    table: &[u32],
+    stride: usize,
+    nc: usize,
+    stride2: u32,
+    on_eoi: &[u32],
+    pre: &[u32],
+) -> Vec<u32> {
+    let m = on_eoi.len();
+    let mut floor: Vec<u32> = (0..m).map(|i| on_eoi[i].min(pre[i])).collect();
+    let mut preds: Vec<Vec<u32>> = vec![Vec::new(); m];
+    for i in 0..m {
+        for c in 0..nc {
+            let t = (table[i * stride + c] >> stride2) as usize;
+            preds[t].push(i as u32);
+        }
+    }
+    let mut work: Vec<usize> = (0..m).collect();
+    while let Some(t) = work.pop() {
+        for &p in &preds[t] {
+            let p = p as usize;
+            if floor[t] < floor[p] {
+                floor[p] = floor[t];
+                work.push(p);
+            }
+        }
+    }
+    floor
+}
