@@ -149,7 +149,7 @@ struct Full {
 enum Kind {
     Dense {
         /// The reduced table walked at resolution time.
-        table: table::Table,
+        table: Box<table::Table>,
         /// With `keep_dfa`: the DFA it was reduced from.
         full: Option<Box<Full>>,
     },
@@ -492,7 +492,13 @@ impl Plan {
             None
         } else {
             Some(Walker::build(
-                rules, &[], self.rev.0, self.rev.1, true, config, keep_dfa,
+                rules,
+                &[],
+                self.rev.0,
+                self.rev.1,
+                true,
+                config,
+                keep_dfa,
             )?)
         };
         Ok(Automata {
@@ -816,7 +822,7 @@ impl Walker {
                     );
                 }
                 let dead_eoi = winner_of(rules, bool_rules, &roles, &mut std::iter::empty());
-                let table = table::Table::build(&dfa, start, &on_eoi, &pre, dead_eoi);
+                let table = Box::new(table::Table::build(&dfa, start, &on_eoi, &pre, dead_eoi));
                 if std::env::var_os("LORA_RULES_TRACE").is_some() {
                     eprintln!(
                         "reduced table: {} states, {:?}",

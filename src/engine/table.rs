@@ -116,7 +116,11 @@ impl Table {
                 .map(|s| {
                     sig.clear();
                     sig.push(block[s]);
-                    sig.extend(trans[s * nc..(s + 1) * nc].iter().map(|&t| block[t as usize]));
+                    sig.extend(
+                        trans[s * nc..(s + 1) * nc]
+                            .iter()
+                            .map(|&t| block[t as usize]),
+                    );
                     let k = ids.len() as u32;
                     *ids.entry(sig.clone()).or_insert(k)
                 })
