@@ -134,6 +134,12 @@ enum Role {
 
 type CachePoolFn = Box<dyn Fn() -> hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
+/// The lazy DFA fallback and its per-thread caches.
+struct Lazy {
+    dfa: hybrid::dfa::DFA,
+    pool: Pool<hybrid::dfa::Cache, CachePoolFn>,
+}
+
 /// The dense DFA with its per-state winners, as regex-automata built it
 /// (kept only for the dead-rule analysis, which needs the pattern IDs).
 struct Full {
@@ -149,14 +155,11 @@ struct Full {
 enum Kind {
     Dense {
         /// The reduced table walked at resolution time.
-        table: Box<table::Table>,
+        table: table::Table,
         /// With `keep_dfa`: the DFA it was reduced from.
         full: Option<Box<Full>>,
     },
-    Lazy {
-        dfa: hybrid::dfa::DFA,
-        pool: Pool<hybrid::dfa::Cache, CachePoolFn>,
-    },
+    Lazy(Box<Lazy>),
 }
 
 /// One compiled form of the rule set: forward and reverse automata and
@@ -709,7 +712,7 @@ impl Matcher {
         let kind = |w: &Option<Walker>| match w.as_ref().map(|w| &w.kind) {
             None => "none",
             Some(Kind::Dense { .. }) => "dense",
-            Some(Kind::Lazy { .. }) => "lazy",
+            Some(Kind::Lazy(_)) => "lazy",
         };
         let states = |w: &Option<Walker>| match w.as_ref().map(|w| &w.kind) {
             Some(Kind::Dense { table, .. }) => table.states(),
@@ -822,7 +825,7 @@ impl Walker {
                     );
                 }
                 let dead_eoi = winner_of(rules, bool_rules, &roles, &mut std::iter::empty());
-                let table = Box::new(table::Table::build(&dfa, start, &on_eoi, &pre, dead_eoi));
+                let table = table::Table::build(&dfa, start, &on_eoi, &pre, dead_eoi);
                 if std::env::var_os("LORA_RULES_TRACE").is_some() {
                     eprintln!(
                         "reduced table: {} states, {:?}",
@@ -859,10 +862,10 @@ impl Walker {
                     })?;
                 let d2 = dfa.clone();
                 let create: CachePoolFn = Box::new(move || d2.create_cache());
-                Kind::Lazy {
+                Kind::Lazy(Box::new(Lazy {
                     dfa,
                     pool: Pool::new(create),
-                }
+                }))
             }
         };
         Ok(Walker {
@@ -882,7 +885,7 @@ impl Walker {
                     })
             }
             // The cache grows on demand up to `Config::lazy_cache_capacity`.
-            Kind::Lazy { dfa, .. } => dfa.memory_usage(),
+            Kind::Lazy(l) => l.dfa.memory_usage(),
         }
     }
 
@@ -896,7 +899,8 @@ impl Walker {
                     table.walk(name.iter().copied())
                 }
             }
-            Kind::Lazy { dfa, pool } => {
+            Kind::Lazy(l) => {
+                let (dfa, pool) = (&l.dfa, &l.pool);
                 let mut cache = pool.get();
                 let r = if self.reverse {
                     self.walk_lazy(dfa, &mut cache, name.iter().rev().copied(), rules)
