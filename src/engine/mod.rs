@@ -152,6 +152,9 @@ struct Full {
     pre: Vec<u32>,
 }
 
+// At most four `Kind`s live per matcher: their size does not matter, and
+// the reduced table's byte-class map stays inline for the hot walk.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     Dense {
         /// The reduced table walked at resolution time.
