@@ -1,7 +1,15 @@
 //! One process, one table: the automaton against the naive reference loop,
-//! `regex::RegexSet` + min index, and a bare dense-DFA byte walk (the floor),
-//! on each workload. Ratios, not just times. `cargo bench --bench compare`.
+//! `regex::RegexSet` + min index, a bare dense-DFA byte walk (the floor) and
+//! PEFT's own Python loop (`benches/peft_loop.py`, run as a child process
+//! within the same run, on the JSON rule sets), on each workload. Ratios,
+//! not just times.
+//!
+//! `cargo bench --bench compare` (all workloads, about 3 minutes);
+//! `cargo bench --bench compare -- r100 eva` runs the workloads whose
+//! "rules/names" label contains a word; `COMPARE_PYTHON=0` skips Python;
+//! `COMPARE_REPS=N` raises the minimum number of timed passes.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use regex_automata::Anchored;
@@ -28,30 +36,122 @@ fn time(names: usize, reps: usize, mut f: impl FnMut() -> usize) -> (f64, usize)
     (best.as_nanos() as f64 / names as f64, check)
 }
 
+/// The checksum `benches/peft_loop.py` prints: the sum of winner indices
+/// (-1 for none) over `names[i * N / n]`, i < n.
+fn python_checksum(winners: &[Option<usize>], n: usize) -> i64 {
+    let big = winners.len();
+    (0..n)
+        .map(|i| winners[i * big / n].map_or(-1, |w| w as i64))
+        .sum()
+}
+
+/// Runs PEFT's loop in Python on the same files; one row per variant.
+fn python_rows(
+    rules_file: &str,
+    names_file: &str,
+    winners: &[Option<usize>],
+    ours: f64,
+    row: &dyn Fn(&str, f64, f64),
+) {
+    if std::env::var("COMPARE_PYTHON").is_ok_and(|v| v == "0") {
+        return;
+    }
+    let limit = if winners.len() > 10_000 { "30" } else { "10" };
+    let out = Command::new("python3")
+        .arg(format!("{}/../peft_loop.py", common::DATA))
+        .args(["--rules", &format!("{}/{rules_file}", common::DATA)])
+        .args(["--names", &format!("{}/{names_file}", common::DATA)])
+        .args(["--limit-seconds", limit])
+        .output();
+    let text = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            println!(
+                "| {rules_file} | {names_file} | PEFT loop (Python): failed: {} | | | |",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            return;
+        }
+        Err(e) => {
+            println!("| {rules_file} | {names_file} | PEFT loop (Python): not run: {e} | | | |");
+            return;
+        }
+    };
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(variant), Some(ns), Some(sampled), Some(sum)) = (
+            v["variant"].as_str(),
+            v["ns_per_name"].as_f64(),
+            v["sampled"].as_u64(),
+            v["checksum"].as_i64(),
+        ) else {
+            continue;
+        };
+        let sampled = sampled as usize;
+        assert_eq!(
+            python_checksum(winners, sampled),
+            sum,
+            "PEFT's loop ({variant}) and the automaton disagree on {rules_file}/{names_file}"
+        );
+        let what = if sampled < winners.len() {
+            format!("PEFT loop, Python re, {variant} (sampled {sampled} names)")
+        } else {
+            format!("PEFT loop, Python re, {variant}")
+        };
+        row(&what, ns, ns / ours);
+    }
+}
+
 fn main() {
-    let floor_dfa = dense::DFA::new(r"(?s:.)*").expect("floor DFA");
-    let floor_start = floor_dfa
-        .start_state(&start::Config::new().anchored(Anchored::Yes))
-        .expect("start");
-    let workloads = [
-        ("r5.lora", "llama-3-70b.txt"),
-        ("r100.lora", "llama-3-70b.txt"),
-        ("eva-560.json", "llama-3-70b.txt"),
-        ("r5.lora", "deepseek-v3-experts.txt"),
-        ("r100.lora", "deepseek-v3-experts.txt"),
-        ("eva-48k.json", "deepseek-v3-experts.txt"),
-    ];
-    // `cargo bench --bench compare -- r100 eva`: only workloads whose
-    // "rules/names" contains one of the words (cargo's own flags ignored).
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    // More repetitions (best of) for profiling: COMPARE_REPS=200.
     let extra: usize = std::env::var("COMPARE_REPS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let floor_dfa = dense::DFA::new(r"(?s:.)*").expect("floor DFA");
+    let floor_start = floor_dfa
+        .start_state(&start::Config::new().anchored(Anchored::Yes))
+        .expect("start");
+    const LLAMA: &str = "llama-3-70b.txt";
+    const DSV3: &str = "deepseek-v3-experts.txt";
+    const MILLION: &str = "1M-stream";
+    let workloads = [
+        ("r5.lora", LLAMA),
+        ("r5.json", LLAMA),
+        ("r100.lora", LLAMA),
+        ("r100.json", LLAMA),
+        ("eva-560.json", LLAMA),
+        ("r5.lora", DSV3),
+        ("r100.lora", DSV3),
+        ("r100.json", DSV3),
+        ("eva-48k.json", DSV3),
+        ("r100.lora", MILLION),
+        ("eva-48k.json", MILLION),
+    ];
+    println!(
+        "machine: {} cores; {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(
+                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string())
+            )
+            .unwrap_or_default()
+    );
+    println!();
     println!("| rules | names | engine | ns/name | Mnames/s | vs automaton |");
     println!("|---|---|---|---|---|---|");
     for (rules_file, names_file) in workloads {
@@ -59,11 +159,17 @@ fn main() {
         if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
             continue;
         }
-        let names = common::names(names_file);
-        let t0 = Instant::now();
-        let m = common::matcher(rules_file);
-        let build = t0.elapsed();
+        let names = if names_file == MILLION {
+            common::million(&common::names(DSV3))
+        } else {
+            common::names(names_file)
+        };
         let n = names.len();
+        let t0 = Instant::now();
+        let rules = common::rules(rules_file);
+        let t1 = Instant::now();
+        let m = lora_rules::Matcher::new(rules).unwrap_or_else(|e| panic!("{e}"));
+        let (load, build) = (t1 - t0, t1.elapsed());
         let (ours, c0) = time(n, extra, || {
             names
                 .iter()
@@ -76,68 +182,35 @@ fn main() {
                 .map(|w| w.unwrap_or(usize::MAX))
                 .fold(0, usize::wrapping_add)
         });
-        assert_eq!(
-            c0, cb,
-            "batch and per-name resolution disagree on {rules_file}/{names_file}"
-        );
-        if rules_file == "eva-48k.json" {
-            // The naive loop and RegexSet take hours here (ENGINE-NOTES: R3-dsv3).
-            let row = |engine: &str, ns: f64| {
-                println!(
-                    "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.2}x |",
-                    1e3 / ns,
-                    ns / ours
-                )
-            };
-            row(
-                &format!(
-                    "automaton (built in {:.1} ms, {} KiB, {:?})",
-                    build.as_secs_f64() * 1e3,
-                    m.memory_usage() / 1024,
-                    m.stats()
-                ),
-                ours,
+        assert_eq!(c0, cb, "batch and per-name resolution disagree on {label}");
+        let row = |engine: &str, ns: f64, ratio: f64| {
+            println!(
+                "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {ratio:.2}x |",
+                1e3 / ns
             );
-            row("automaton, batch (shared prefixes, rayon)", batch);
-            continue;
-        }
-        let reference = m.reference();
-        let reps = if n > 10_000 { 1 } else { 3 };
-        let (naive, c1) = time(n, reps, || {
-            names
-                .iter()
-                .map(|x| reference.resolve(x).unwrap_or(usize::MAX))
-                .fold(0, usize::wrapping_add)
-        });
-        // RegexSet over every atom, then the first rule whose pattern holds.
-        let atoms: Vec<String> = m
-            .rules()
-            .atoms()
-            .iter()
-            .map(|a| match a.kind {
-                lora_rules::syntax::ast::PatternKind::Key => format!(r"^(?:.*\.)?(?:{})$", a.regex),
-                _ => format!("^(?:{})$", a.regex),
-            })
-            .collect();
-        let set = regex::RegexSetBuilder::new(&atoms)
-            .size_limit(1 << 30)
-            .dfa_size_limit(1 << 28)
-            .build()
-            .expect("RegexSet");
-        let rules = m.rules().rules();
-        let (rset, c2) = time(n, reps, || {
-            names
-                .iter()
-                .map(|x| {
-                    let hit = set.matches(x);
-                    rules
-                        .iter()
-                        .position(|r| r.expr.eval(&mut |a| hit.matched(a)))
-                        .unwrap_or(usize::MAX)
-                })
-                .fold(0, usize::wrapping_add)
-        });
-        let (floor, _) = time(n, 5, || {
+        };
+        let stats = m.stats();
+        row(
+            &format!(
+                "automaton (load {:.0} ms + compile {:.0} ms; {} KiB; fwd {} / rev {}, {} states; {} literal keys)",
+                load.as_secs_f64() * 1e3,
+                build.as_secs_f64() * 1e3,
+                m.memory_usage() / 1024,
+                stats.forward,
+                stats.reverse,
+                stats.dense_states,
+                stats.literal_keys,
+            ),
+            ours,
+            1.0,
+        );
+        let threads = if n >= 16_384 { ", rayon" } else { "" };
+        row(
+            &format!("automaton, batch (shared prefixes{threads})"),
+            batch,
+            batch / ours,
+        );
+        let (floor, _) = time(n, extra, || {
             names
                 .iter()
                 .map(|x| {
@@ -149,33 +222,58 @@ fn main() {
                 })
                 .fold(0, usize::wrapping_add)
         });
-        assert_eq!(
-            c0, c1,
-            "automaton and naive reference disagree on {rules_file}/{names_file}"
-        );
-        assert_eq!(
-            c0, c2,
-            "automaton and RegexSet disagree on {rules_file}/{names_file}"
-        );
-        let row = |engine: &str, ns: f64| {
-            println!(
-                "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.2}x |",
-                1e3 / ns,
-                ns / ours
+        // The naive loop and RegexSet take hours on EVA-48k (ENGINE-NOTES: R3-dsv3).
+        if !rules_file.starts_with("eva-48k") {
+            let reference = m.reference();
+            let (naive, c1) = time(n, 1, || {
+                names
+                    .iter()
+                    .map(|x| reference.resolve(x).unwrap_or(usize::MAX))
+                    .fold(0, usize::wrapping_add)
+            });
+            assert_eq!(c0, c1, "automaton and naive reference disagree on {label}");
+            // RegexSet over every atom, then the first rule whose pattern holds.
+            let atoms: Vec<String> = m
+                .rules()
+                .atoms()
+                .iter()
+                .map(|a| match a.kind {
+                    lora_rules::syntax::ast::PatternKind::Key => {
+                        format!(r"^(?:.*\.)?(?:{})$", a.regex)
+                    }
+                    _ => format!("^(?:{})$", a.regex),
+                })
+                .collect();
+            let set = regex::RegexSetBuilder::new(&atoms)
+                .size_limit(1 << 30)
+                .dfa_size_limit(1 << 28)
+                .build()
+                .expect("RegexSet");
+            let rules = m.rules().rules();
+            let (rset, c2) = time(n, 1, || {
+                names
+                    .iter()
+                    .map(|x| {
+                        let hit = set.matches(x);
+                        rules
+                            .iter()
+                            .position(|r| r.expr.eval(&mut |a| hit.matched(a)))
+                            .unwrap_or(usize::MAX)
+                    })
+                    .fold(0, usize::wrapping_add)
+            });
+            assert_eq!(c0, c2, "automaton and RegexSet disagree on {label}");
+            row(
+                "naive reference loop (Rust regex per rule)",
+                naive,
+                naive / ours,
             );
-        };
-        row(
-            &format!(
-                "automaton (built in {:.1} ms, {} KiB, {:?})",
-                build.as_secs_f64() * 1e3,
-                m.memory_usage() / 1024,
-                m.stats().forward
-            ),
-            ours,
-        );
-        row("automaton, batch (shared prefixes)", batch);
-        row("naive reference loop", naive);
-        row("RegexSet + first rule", rset);
-        row("bare dense-DFA byte walk (floor)", floor);
+            row("RegexSet + first rule", rset, rset / ours);
+        }
+        row("bare dense-DFA byte walk (floor)", floor, floor / ours);
+        if rules_file.ends_with(".json") && names_file != MILLION {
+            let winners = m.resolve_batch(&names);
+            python_rows(rules_file, names_file, &winners, ours, &row);
+        }
     }
 }

@@ -81,6 +81,9 @@ pub fn compile(atom: &PatternAtom) -> Result<Compiled, Diagnostic> {
 /// class, a non-ASCII literal in a class, ...). On ASCII input the result
 /// matches exactly what the Unicode HIR matches (ENGINE-NOTES §6).
 pub fn parse_ascii(regex: &str) -> Option<Hir> {
+    if let Some(h) = plain(regex, false) {
+        return Some(h);
+    }
     regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -88,6 +91,71 @@ pub fn parse_ascii(regex: &str) -> Option<Hir> {
         .build()
         .parse(regex)
         .ok()
+}
+
+/// The HIR of a *plain* regex — ASCII letters, digits, `_`, `-`, `.` and
+/// `\.` only, as EVA and most hand-written keys are — built directly, equal
+/// to what regex-syntax's parser and translator give (`unicode`: `.` is any
+/// character but `\n`, else any byte but `\n`); `None` for anything else.
+///
+/// Parsing 45,032 EVA keys through the AST twice took most of a 2 s load;
+/// this takes a few milliseconds. O(len(regex)).
+fn plain(regex: &str, unicode: bool) -> Option<Hir> {
+    use regex_syntax::hir::Dot;
+    let b = regex.as_bytes();
+    if b.len() > 4096 {
+        return None;
+    }
+    let mut parts: Vec<Hir> = Vec::new();
+    let mut lit: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => lit.push(c),
+            b'\\' if b.get(i + 1) == Some(&b'.') => {
+                lit.push(b'.');
+                i += 1;
+            }
+            b'.' => {
+                if !lit.is_empty() {
+                    parts.push(Hir::literal(std::mem::take(&mut lit)));
+                }
+                parts.push(Hir::dot(if unicode {
+                    Dot::AnyCharExceptLF
+                } else {
+                    Dot::AnyByteExceptLF
+                }));
+            }
+            _ => return None,
+        }
+        i += 1;
+    }
+    if !lit.is_empty() {
+        parts.push(Hir::literal(lit));
+    }
+    Some(Hir::concat(parts))
+}
+
+/// A plain regex (see [`plain`]) as bytes, `None` for each `.` wildcard:
+/// the literal key table's form, read from the text without building a HIR.
+/// `None` if `regex` is not plain, or is empty or longer than 1024 bytes.
+pub(crate) fn plain_bytes(regex: &str) -> Option<Vec<Option<u8>>> {
+    let b = regex.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => out.push(Some(c)),
+            b'\\' if b.get(i + 1) == Some(&b'.') => {
+                out.push(Some(b'.'));
+                i += 1;
+            }
+            b'.' => out.push(None),
+            _ => return None,
+        }
+        i += 1;
+    }
+    (!out.is_empty() && out.len() <= 1024).then_some(out)
 }
 
 /// A regex error located inside the pattern text.
@@ -114,6 +182,9 @@ pub struct RegexError {
 /// # Errors
 /// A located [`RegexError`].
 pub fn parse_regex(regex: &str) -> Result<Hir, RegexError> {
+    if let Some(h) = plain(regex, true) {
+        return Ok(h);
+    }
     let mut parser = regex_syntax::ast::parse::ParserBuilder::new()
         .nest_limit(crate::limits::MAX_NESTING as u32)
         .build();
@@ -532,6 +603,57 @@ pub fn numeric_range_regex(lo: u64, hi: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What regex-syntax itself gives, in the two modes the engine uses.
+    fn slow(re: &str, unicode: bool) -> Hir {
+        regex_syntax::ParserBuilder::new()
+            .unicode(unicode)
+            .utf8(unicode)
+            .build()
+            .parse(re)
+            .unwrap()
+    }
+
+    #[test]
+    fn plain_fast_path_examples() {
+        for re in [
+            "",
+            ".",
+            "\\.",
+            "a",
+            "a.b",
+            "model.layers.0.mlp.experts.17.up_proj",
+            "x\\.y.z",
+            "-_-",
+        ] {
+            assert_eq!(plain(re, true), Some(slow(re, true)), "{re:?}");
+            assert_eq!(plain(re, false), Some(slow(re, false)), "{re:?}");
+        }
+        assert_eq!(
+            plain_bytes("a\\.b.c"),
+            Some(vec![Some(b'a'), Some(b'.'), Some(b'b'), None, Some(b'c')])
+        );
+        assert_eq!(plain_bytes(""), None);
+        assert_eq!(plain_bytes("a+"), None);
+        for re in ["a*", "a|b", "\\d", "(a)", "é", "a\\", "\\-", "[.]", " "] {
+            assert_eq!(plain(re, true), None, "{re:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plain_fast_path_equals_regex_syntax(parts in proptest::collection::vec(
+            prop_oneof![Just("a"), Just("Z"), Just("7"), Just("_"), Just("-"), Just("."), Just("\\.")],
+            0..12,
+        )) {
+            let re = parts.concat();
+            prop_assert_eq!(plain(&re, true), Some(slow(&re, true)));
+            let hir = slow(&re, false);
+            prop_assert_eq!(plain_bytes(&re), crate::engine::dot_literal_of(&hir));
+            prop_assert_eq!(plain(&re, false), Some(slow(&re, false)));
+        }
+    }
 
     fn full(re: &str, s: &str) -> bool {
         regex::Regex::new(&format!("^(?:{re})$"))

@@ -12,7 +12,9 @@
 //! number of keys (ENGINE-NOTES §1.5 measured 185 ns/name at 45k keys, 5 ms
 //! build, against seconds for any DFA).
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use regex_syntax::hir::{Dot, Hir, HirKind};
 
@@ -22,13 +24,30 @@ const NONE: u32 = u32::MAX;
 #[derive(Debug, Default)]
 struct Group {
     wildcards: Box<[u16]>,
-    keys: HashMap<Box<[u8]>, u32>,
+    /// (offset of the key in the arena, lowest rule): 8-byte slots, so the
+    /// slots of 45k keys take 512 KiB, and the key bytes lie in insertion
+    /// (tree) order in the arena. All keys of a group have the group's length.
+    keys: HashTable<(u32, u32)>,
+    /// Bigram filter: bit `bigram(k)` is set for the first two bytes of
+    /// every key; `None` when a wildcard is among them (or keys are shorter).
+    /// Most suffixes of a name (`layers.…`, `mlp.…`) start differently from
+    /// every key of their length, and are rejected without hashing.
+    starts: Option<Box<[u64; 64]>>,
+}
+
+/// The filter bit of a suffix starting with bytes `a`, `b` (of 4096).
+#[inline]
+fn bigram(a: u8, b: u8) -> usize {
+    ((a as usize) << 5 ^ b as usize) & 4095
 }
 
 /// Dot-literal keys of single-atom rules, each mapped to its lowest rule.
 #[derive(Debug, Default)]
 pub(crate) struct LiteralKeys {
     groups: Vec<Group>,
+    /// Every key's bytes (wildcards written `.`), one after the other.
+    arena: Vec<u8>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// `by_len[L]`: the groups of keys of length L.
     by_len: Vec<Vec<u32>>,
 }
@@ -67,7 +86,7 @@ impl LiteralKeys {
             .filter(|(_, b)| b.is_none())
             .map(|(i, _)| i as u16)
             .collect();
-        let bytes: Box<[u8]> = k.iter().map(|b| b.unwrap_or(b'.')).collect();
+        let bytes: Vec<u8> = k.iter().map(|b| b.unwrap_or(b'.')).collect();
         if self.by_len.len() <= k.len() {
             self.by_len.resize(k.len() + 1, Vec::new());
         }
@@ -77,17 +96,36 @@ impl LiteralKeys {
         {
             Some(&g) => g,
             None => {
+                let filtered = k.len() >= 2 && k[0].is_some() && k[1].is_some();
                 self.groups.push(Group {
                     wildcards,
-                    keys: HashMap::new(),
+                    keys: HashTable::new(),
+                    starts: filtered.then(|| Box::new([0u64; 64])),
                 });
                 let g = (self.groups.len() - 1) as u32;
                 self.by_len[k.len()].push(g);
                 g
             }
         };
-        let e = self.groups[gid as usize].keys.entry(bytes).or_insert(rule);
-        *e = (*e).min(rule);
+        let group = &mut self.groups[gid as usize];
+        if let (Some(f), [Some(a), Some(b), ..]) = (&mut group.starts, k) {
+            let i = bigram(*a, *b);
+            f[i / 64] |= 1 << (i % 64);
+        }
+        let hash = self.hasher.hash_one(&bytes[..]);
+        let (arena, len) = (&mut self.arena, bytes.len());
+        let eq = |&(o, _): &(u32, u32)| arena[o as usize..o as usize + len] == bytes[..];
+        match group.keys.find_mut(hash, eq) {
+            Some(e) => e.1 = e.1.min(rule),
+            None => {
+                let o = arena.len() as u32;
+                arena.extend_from_slice(&bytes);
+                let hasher = &self.hasher;
+                group.keys.insert_unique(hash, (o, rule), |&(o, _)| {
+                    hasher.hash_one(&arena[o as usize..o as usize + len])
+                });
+            }
+        }
     }
 
     /// Number of distinct keys.
@@ -120,8 +158,20 @@ impl LiteralKeys {
             };
             for &g in groups {
                 let g = &self.groups[g as usize];
+                if let (Some(f), [a, b, ..]) = (&g.starts, s) {
+                    let i = bigram(*a, *b);
+                    if f[i / 64] & (1 << (i % 64)) == 0 {
+                        continue;
+                    }
+                }
+                let probe = |key: &[u8]| {
+                    let eq = |&(o, _): &(u32, u32)| {
+                        self.arena[o as usize..o as usize + key.len()] == *key
+                    };
+                    g.keys.find(self.hasher.hash_one(key), eq).map(|e| &e.1)
+                };
                 let hit = if g.wildcards.is_empty() {
-                    g.keys.get(s)
+                    probe(s)
                 } else {
                     let b = if s.len() <= small.len() {
                         &mut small[..s.len()]
@@ -133,7 +183,7 @@ impl LiteralKeys {
                     for &w in g.wildcards.iter() {
                         b[w as usize] = b'.';
                     }
-                    g.keys.get(&*b)
+                    probe(b)
                 };
                 if let Some(&r) = hit {
                     best = best.min(r);
@@ -145,9 +195,15 @@ impl LiteralKeys {
 
     /// Approximate heap bytes.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.groups
-            .iter()
-            .map(|g| g.wildcards.len() * 2 + g.keys.keys().map(|k| k.len() + 48).sum::<usize>())
-            .sum()
+        self.arena.capacity()
+            + self
+                .groups
+                .iter()
+                .map(|g| {
+                    g.wildcards.len() * 2
+                        + g.starts.as_ref().map_or(0, |_| 512)
+                        + g.keys.capacity() * 9
+                })
+                .sum::<usize>()
     }
 }

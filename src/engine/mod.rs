@@ -59,6 +59,9 @@ use crate::syntax::ast::PatternKind;
 
 pub use reference::Reference;
 
+#[cfg(test)]
+pub(crate) use literal::dot_literal as dot_literal_of;
+
 const NONE: u32 = u32::MAX;
 
 /// Build limits. Defaults in brackets.
@@ -398,18 +401,25 @@ struct Plan {
 
 impl Plan {
     /// `ascii`: use the ASCII-mode HIR of each atom where it exists (exact on
-    /// ASCII names, a much smaller DFA: ENGINE-NOTES §6).
-    fn new(rules: &RuleSet, config: &Config, ascii_hirs: &[Option<Hir>], ascii: bool) -> Plan {
-        let hir = |a: usize| -> Hir {
-            match ascii_hirs.get(a).and_then(|h| h.as_ref()).filter(|_| ascii) {
-                Some(h) => h.clone(),
-                None => rules.atoms()[a].hir.clone(),
+    /// ASCII names, a much smaller DFA: ENGINE-NOTES §6), parsed only for the
+    /// atoms that go into an automaton (not for the literal key table).
+    fn new(rules: &RuleSet, config: &Config, ascii: bool) -> Plan {
+        let ascii_hirs: Vec<std::cell::OnceCell<Option<Hir>>> =
+            vec![std::cell::OnceCell::new(); if ascii { rules.atoms().len() } else { 0 }];
+        let hir = |a: usize| -> &Hir {
+            let parsed = ascii_hirs.get(a).and_then(|c| {
+                c.get_or_init(|| crate::pattern::parse_ascii(&rules.atoms()[a].regex))
+                    .as_ref()
+            });
+            match parsed {
+                Some(h) => h,
+                None => &rules.atoms()[a].hir,
             }
         };
         // Single-atom rules that are suffix-type (a key, or a regex with a
         // leading `.*`) are prefix-type when the name is read backwards.
         let suffix_type = |a: usize| {
-            rules.atoms()[a].kind == PatternKind::Key || strip_leading_dot_star(&hir(a)).is_some()
+            rules.atoms()[a].kind == PatternKind::Key || strip_leading_dot_star(hir(a)).is_some()
         };
         let simple_suffix = rules
             .rules()
@@ -431,25 +441,26 @@ impl Plan {
                         && keys_reverse
                         && ascii
                         && config.literal_keys
-                        && let Some(k) = literal::dot_literal(&hir(*a))
+                        && let Some(k) = crate::pattern::plain_bytes(&rules.atoms()[*a].regex)
+                            .or_else(|| literal::dot_literal(hir(*a)))
                     {
                         plan.literal.insert(&k, idx);
                         continue;
                     }
                     if is_key && keys_reverse {
-                        plan.rev.0.push(key_reverse(&hir(*a)));
+                        plan.rev.0.push(key_reverse(hir(*a)));
                         plan.rev.1.push(Role::Prefix(idx));
                         continue;
                     }
-                    if keys_reverse && let Some(rest) = strip_leading_dot_star(&hir(*a)) {
+                    if keys_reverse && let Some(rest) = strip_leading_dot_star(hir(*a)) {
                         plan.rev.0.push(rest);
                         plan.rev.1.push(Role::Prefix(idx));
                         continue;
                     }
                     let h = if is_key {
-                        key_forward(&hir(*a), ascii)
+                        key_forward(hir(*a), ascii)
                     } else {
-                        hir(*a)
+                        hir(*a).clone()
                     };
                     match strip_trailing_dot_star(&h) {
                         Some(h) => {
@@ -468,9 +479,9 @@ impl Plan {
                     for a in ids {
                         let is_key = rules.atoms()[a].kind == PatternKind::Key;
                         plan.fwd.0.push(if is_key {
-                            key_forward(&hir(a), ascii)
+                            key_forward(hir(a), ascii)
                         } else {
-                            hir(a)
+                            hir(a).clone()
                         });
                         plan.fwd.1.push(Role::Bool(a as u32));
                     }
@@ -555,21 +566,8 @@ impl Matcher {
             .copied()
             .find(|&i| rules.rules()[i as usize].expr.eval(&mut |_| false))
             .unwrap_or(NONE);
-        let ascii_hirs: Vec<Option<Hir>> = if config.ascii {
-            rules
-                .atoms()
-                .iter()
-                .map(|a| crate::pattern::parse_ascii(&a.regex))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let main = Plan::new(&rules, config, &ascii_hirs, config.ascii).build(
-            &rules,
-            &bool_rules,
-            config,
-            keep_dfa,
-        )?;
+        let main =
+            Plan::new(&rules, config, config.ascii).build(&rules, &bool_rules, config, keep_dfa)?;
         Ok(Matcher {
             rules,
             main,
@@ -592,7 +590,7 @@ impl Matcher {
                     ascii: false,
                     ..self.config.clone()
                 };
-                Plan::new(&self.rules, &lazy, &[], false)
+                Plan::new(&self.rules, &lazy, false)
                     .build(&self.rules, &self.bool_rules, &lazy, false)
                     .ok()
             })
