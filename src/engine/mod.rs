@@ -67,9 +67,15 @@ const NONE: u32 = u32::MAX;
 /// Build limits. Defaults in brackets.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Largest dense DFA, in bytes (128 MiB). Past it, the lazy DFA is used.
+    /// Largest dense DFA, in bytes (16 MiB). Past it, the lazy DFA is used.
+    ///
+    /// Building a dense DFA costs about 0.3 s per MiB on rule sets that blow
+    /// up (`benches/data/r100.json`'s 64 regex keys: 4.5 s to give up at
+    /// 16 MiB, 42 s at 128 MiB), and a walk over a table much larger than
+    /// the CPU caches is no faster than the lazy DFA's. The largest dense
+    /// DFA among the benchmark rule sets is 6.6 MiB (`r100.lora`).
     pub dfa_size_limit: usize,
-    /// Largest working memory while determinizing, in bytes (128 MiB).
+    /// Largest working memory while determinizing, in bytes (16 MiB).
     pub determinize_size_limit: usize,
     /// Largest NFA, in bytes (512 MiB). Past it, compilation fails with an error.
     pub nfa_size_limit: usize,
@@ -87,6 +93,13 @@ pub struct Config {
     /// characters and `.` wildcards (EVA's raw module names) go to a hash
     /// table instead of an automaton (true; needs [`Config::ascii`]).
     pub literal_keys: bool,
+    /// With [`Config::literal_keys`]: the table is used from this many
+    /// dot-literal keys on (64); fewer go to the reverse automaton, where
+    /// they cost no hash probe (the walk happens anyway). Measured: the 30
+    /// keys of `r100.lora` resolve 30% faster in the automaton (100 against
+    /// 142 ns/name on Llama-70B), the 560 of `eva-560.json` 3× faster in the
+    /// table (72-108 against 248-323 ns/name).
+    pub literal_keys_min: usize,
     /// Build the main automata in ASCII mode (`.` and classes over bytes),
     /// used for ASCII names, with exact Unicode twins (lazy DFAs) for the
     /// others (true). ASCII-mode DFAs of Unicode-heavy patterns (`\d`, `\w`,
@@ -98,13 +111,14 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            dfa_size_limit: 128 << 20,
-            determinize_size_limit: 128 << 20,
+            dfa_size_limit: 16 << 20,
+            determinize_size_limit: 16 << 20,
             nfa_size_limit: 512 << 20,
             lazy_cache_capacity: 64 << 20,
             inline_key_limit: 8,
             force_lazy: false,
             literal_keys: true,
+            literal_keys_min: 64,
             ascii: true,
         }
     }
@@ -427,6 +441,25 @@ impl Plan {
             .filter(|r| matches!(r.expr, Expr::Atom(a) if suffix_type(a)))
             .count();
         let keys_reverse = simple_suffix > config.inline_key_limit;
+        // Dot-literal keys, per rule; the hash table is used from
+        // `literal_keys_min` of them on.
+        let mut dot_literals: Vec<Option<Vec<Option<u8>>>> = Vec::new();
+        if keys_reverse && ascii && config.literal_keys {
+            dot_literals = rules
+                .rules()
+                .iter()
+                .map(|r| match r.expr {
+                    Expr::Atom(a) if rules.atoms()[a].kind == PatternKind::Key => {
+                        crate::pattern::plain_bytes(&rules.atoms()[a].regex)
+                            .or_else(|| literal::dot_literal(hir(a)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if dot_literals.iter().flatten().count() < config.literal_keys_min {
+                dot_literals.clear();
+            }
+        }
         let mut plan = Plan {
             fwd: (Vec::new(), Vec::new()),
             rev: (Vec::new(), Vec::new()),
@@ -437,14 +470,8 @@ impl Plan {
             match &r.expr {
                 Expr::Atom(a) => {
                     let is_key = rules.atoms()[*a].kind == PatternKind::Key;
-                    if is_key
-                        && keys_reverse
-                        && ascii
-                        && config.literal_keys
-                        && let Some(k) = crate::pattern::plain_bytes(&rules.atoms()[*a].regex)
-                            .or_else(|| literal::dot_literal(hir(*a)))
-                    {
-                        plan.literal.insert(&k, idx);
+                    if let Some(Some(k)) = dot_literals.get(r.index) {
+                        plan.literal.insert(k, idx);
                         continue;
                     }
                     if is_key && keys_reverse {

@@ -156,6 +156,14 @@ fn configs() -> Vec<(&'static str, Config)> {
             },
         ),
         (
+            "keys-reverse-literal-table",
+            Config {
+                inline_key_limit: 0,
+                literal_keys_min: 0,
+                ..Config::default()
+            },
+        ),
+        (
             "lazy",
             Config {
                 force_lazy: true,
