@@ -474,12 +474,20 @@ impl Plan {
                         plan.literal.insert(k, idx);
                         continue;
                     }
-                    if is_key && keys_reverse {
+                    // A trailing `.*` is a loop at the start of the reverse
+                    // automaton, alive in all its states (r100.json: 14 such
+                    // keys among 64 blew the reverse DFA past its limit); in
+                    // the forward one it is a prefix atom, loop-free.
+                    let trailing = strip_trailing_dot_star(hir(*a)).is_some();
+                    if is_key && keys_reverse && !trailing {
                         plan.rev.0.push(key_reverse(hir(*a)));
                         plan.rev.1.push(Role::Prefix(idx));
                         continue;
                     }
-                    if keys_reverse && let Some(rest) = strip_leading_dot_star(hir(*a)) {
+                    if keys_reverse
+                        && !trailing
+                        && let Some(rest) = strip_leading_dot_star(hir(*a))
+                    {
                         plan.rev.0.push(rest);
                         plan.rev.1.push(Role::Prefix(idx));
                         continue;
