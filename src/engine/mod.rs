@@ -864,8 +864,9 @@ impl Walker {
                 let table = table::Table::build(&dfa, start, &on_eoi, &pre, dead_eoi);
                 if std::env::var_os("LORA_RULES_TRACE").is_some() {
                     eprintln!(
-                        "reduced table: {} states, {:?}",
+                        "reduced table: {} states, {} classes, {:?}",
                         table.states(),
+                        table.classes(),
                         t1.elapsed()
                     );
                 }
