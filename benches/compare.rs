@@ -67,7 +67,7 @@ fn python_rows(
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
         Ok(o) => {
             println!(
-                "| {rules_file} | {names_file} | PEFT loop (Python): failed: {} | | | |",
+                "| {rules_file} | {names_file} | PEFT loop (Python): failed: {} | | | | |",
                 String::from_utf8_lossy(&o.stderr)
                     .lines()
                     .last()
@@ -76,7 +76,7 @@ fn python_rows(
             return;
         }
         Err(e) => {
-            println!("| {rules_file} | {names_file} | PEFT loop (Python): not run: {e} | | | |");
+            println!("| {rules_file} | {names_file} | PEFT loop (Python): not run: {e} | | | | |");
             return;
         }
     };
@@ -152,8 +152,8 @@ fn main() {
             .unwrap_or_default()
     );
     println!();
-    println!("| rules | names | engine | ns/name | Mnames/s | vs automaton |");
-    println!("|---|---|---|---|---|---|");
+    println!("| rules | names | engine | ns/name | Mnames/s | MB/s | vs automaton |");
+    println!("|---|---|---|---|---|---|---|");
     for (rules_file, names_file) in workloads {
         let label = format!("{rules_file}/{names_file}");
         if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
@@ -165,6 +165,7 @@ fn main() {
             common::names(names_file)
         };
         let n = names.len();
+        let mean_len = names.iter().map(String::len).sum::<usize>() as f64 / n as f64;
         let t0 = Instant::now();
         let rules = common::rules(rules_file);
         let t1 = Instant::now();
@@ -185,8 +186,9 @@ fn main() {
         assert_eq!(c0, cb, "batch and per-name resolution disagree on {label}");
         let row = |engine: &str, ns: f64, ratio: f64| {
             println!(
-                "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {ratio:.2}x |",
-                1e3 / ns
+                "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.0} | {ratio:.2}x |",
+                1e3 / ns,
+                1e3 * mean_len / ns
             );
         };
         let stats = m.stats();

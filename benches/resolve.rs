@@ -1,6 +1,7 @@
-//! criterion: compile time and resolve throughput of the automaton against
-//! the naive reference loop, on real module lists (benches/data/).
-//! `cargo bench --bench resolve`.
+//! criterion: compile time (and `memory_usage()`, printed) per rule set, and
+//! resolve throughput of the automaton against the naive reference loop, in
+//! names/s and bytes/s, on real module lists (benches/data/), plus batch
+//! resolution of the 1M-name stream. `cargo bench --bench resolve`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -10,7 +11,14 @@ mod common;
 fn compile(c: &mut Criterion) {
     let mut g = c.benchmark_group("compile");
     g.sample_size(10);
-    for file in ["r5.lora", "r100.lora", "eva-560.json"] {
+    for file in [
+        "r5.lora",
+        "r100.lora",
+        "r100.json",
+        "eva-560.json",
+        "eva-48k.json",
+        "adversarial.lora",
+    ] {
         let rules = common::rules(file);
         let m = lora_rules::Matcher::new(rules.clone()).unwrap_or_else(|e| panic!("{e}"));
         eprintln!(
@@ -35,32 +43,43 @@ fn resolve(c: &mut Criterion) {
         ("r100.lora", "llama-3-70b.txt"),
         ("eva-560.json", "llama-3-70b.txt"),
         ("r5.lora", "deepseek-v3-experts.txt"),
+        ("eva-48k.json", "deepseek-v3-experts.txt"),
     ];
     for (rules_file, names_file) in workloads {
         let names = common::names(names_file);
         let bytes: usize = names.iter().map(String::len).sum();
         let m = common::matcher(rules_file);
-        let reference = m.reference();
-        let mut g = c.benchmark_group(format!("resolve/{rules_file}/{names_file}"));
-        g.sample_size(10);
-        g.throughput(Throughput::Elements(names.len() as u64));
-        g.bench_function("automaton", |b| {
-            b.iter(|| {
-                names
-                    .iter()
-                    .map(|n| m.resolve_index(n).unwrap_or(usize::MAX))
-                    .fold(0usize, usize::wrapping_add)
-            })
-        });
-        g.bench_function("naive-reference", |b| {
-            b.iter(|| {
-                names
-                    .iter()
-                    .map(|n| reference.resolve(n).unwrap_or(usize::MAX))
-                    .fold(0usize, usize::wrapping_add)
-            })
-        });
-        g.finish();
+        let automaton = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| m.resolve_index(n).unwrap_or(usize::MAX))
+                .fold(0usize, usize::wrapping_add)
+        };
+        for (unit, throughput) in [
+            ("names", Throughput::Elements(names.len() as u64)),
+            ("bytes", Throughput::Bytes(bytes as u64)),
+        ] {
+            let mut g = c.benchmark_group(format!("resolve-{unit}/{rules_file}/{names_file}"));
+            g.sample_size(10);
+            g.throughput(throughput);
+            g.bench_function("automaton", |b| b.iter(|| automaton(&names)));
+            g.bench_function("automaton-batch", |b| {
+                b.iter(|| m.resolve_batch(&names).iter().flatten().sum::<usize>())
+            });
+            // The naive loop takes hours on EVA-48k.
+            if unit == "names" && rules_file != "eva-48k.json" {
+                let reference = m.reference();
+                g.bench_function("naive-reference", |b| {
+                    b.iter(|| {
+                        names
+                            .iter()
+                            .map(|n| reference.resolve(n).unwrap_or(usize::MAX))
+                            .fold(0usize, usize::wrapping_add)
+                    })
+                });
+            }
+            g.finish();
+        }
         eprintln!(
             "{rules_file} on {names_file}: {} names, {bytes} bytes",
             names.len()
@@ -68,5 +87,20 @@ fn resolve(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, compile, resolve);
+/// The 1M-name stream, batch resolution (shared prefixes, rayon).
+fn million(c: &mut Criterion) {
+    let names = common::million(&common::names("deepseek-v3-experts.txt"));
+    for rules_file in ["r100.lora", "eva-48k.json"] {
+        let m = common::matcher(rules_file);
+        let mut g = c.benchmark_group(format!("resolve-batch-1M/{rules_file}"));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(names.len() as u64));
+        g.bench_function("automaton-batch", |b| {
+            b.iter(|| m.resolve_batch(&names).iter().flatten().sum::<usize>())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, compile, resolve, million);
 criterion_main!(benches);
