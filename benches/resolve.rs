@@ -3,7 +3,7 @@
 //! names/s and bytes/s, on real module lists (benches/data/), plus batch
 //! resolution of the 1M-name stream. `cargo bench --bench resolve`.
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 #[path = "common.rs"]
 mod common;
@@ -26,12 +26,23 @@ fn compile(c: &mut Criterion) {
             m.memory_usage(),
             m.stats()
         );
+        // The rule set is cloned before and the matcher dropped after each
+        // timed build (45k HIRs take longer to clone and free than to compile).
         g.bench_function(BenchmarkId::from_parameter(file), |b| {
-            b.iter(|| {
-                lora_rules::Matcher::new(rules.clone())
-                    .map(|m| m.memory_usage())
-                    .unwrap_or(0)
-            })
+            b.iter_batched(
+                || rules.clone(),
+                |r| lora_rules::Matcher::new(r).unwrap_or_else(|e| panic!("{e}")),
+                BatchSize::LargeInput,
+            )
+        });
+        // From the file's text: parse, check, compile.
+        let text = std::fs::read_to_string(format!("{}/{file}", common::DATA)).unwrap_or_default();
+        g.bench_function(BenchmarkId::new("load+compile", file), |b| {
+            b.iter_batched(
+                || (),
+                |()| lora_rules::compile_str(file, &text).unwrap_or_else(|e| panic!("{e}")),
+                BatchSize::LargeInput,
+            )
         });
     }
     g.finish();

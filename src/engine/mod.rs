@@ -30,6 +30,16 @@
 //!   over bytes (`.` and classes in ASCII mode), several times smaller, and
 //!   serve ASCII names; exact Unicode lazy twins serve the others.
 //!
+//! * **literal keys** — from [`Config::literal_keys_min`] keys made only of
+//!   literal characters and `.` wildcards (EVA writes one raw module name
+//!   per module), those go to a hash table probed with each dot-suffix of
+//!   the name instead of an automaton.
+//!
+//! The dense DFA is not walked as such: it is reduced to the outputs a walk
+//! reads (best prefix rule, winner at the end) by merging states with the
+//! same outputs on every continuation, packed into one row per state, and
+//! the walk stops as soon as no lower rule is reachable (`table.rs`).
+//!
 //! A dense DFA is built when it fits in [`Config::dfa_size_limit`]; otherwise
 //! a lazy DFA (regex-automata's hybrid) with a [`Config::lazy_cache_capacity`]
 //! cache is used; nothing is built without a limit.
@@ -241,9 +251,10 @@ pub struct Stats {
 /// A compiled rule set: resolve module names against it.
 ///
 /// `Send + Sync`; resolution takes `&self`, allocates nothing for names
-/// without `\n`, never panics, and costs one pass over the name's bytes per
-/// automaton (one or two) plus a table lookup — independent of the number
-/// of rules.
+/// without `\n`, never panics, and costs at most one pass over the name's
+/// bytes per automaton (one or two), plus, with literal keys, one hash probe
+/// per dot-suffix of the name and key shape of that length — independent of
+/// the number of rules.
 pub struct Matcher {
     rules: RuleSet,
     /// The main automata (ASCII-mode with [`Config::ascii`]).
