@@ -113,6 +113,7 @@ fuzz_target!(|case: Case| {
     let cfg = Config {
         force_lazy: case.lazy,
         inline_key_limit: case.inline_keys as usize % 4,
+        literal_keys_min: if case.inline_keys & 4 != 0 { 0 } else { 64 },
         dfa_size_limit: 4 << 20,
         determinize_size_limit: 4 << 20,
         ..Default::default()
@@ -120,6 +121,7 @@ fuzz_target!(|case: Case| {
     let Ok(m) = Matcher::with_config(rules, &cfg) else {
         return;
     };
+    let mut names = Vec::new();
     for n in case.names.iter().take(16) {
         let name: Vec<&str> = n.iter().take(8).map(|&i| seg(i)).collect();
         let name = name.join(".");
@@ -128,5 +130,11 @@ fuzz_target!(|case: Case| {
             m.reference().resolve(&name),
             "name {name:?}\nrules:\n{text}"
         );
+        names.push(name);
+    }
+    // Batch resolution (shared prefixes, settled walks) agrees name by name.
+    let batch = m.resolve_batch(&names);
+    for (name, got) in names.iter().zip(batch) {
+        assert_eq!(got, m.resolve_index(name), "batch, name {name:?}\nrules:\n{text}");
     }
 });
