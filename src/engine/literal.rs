@@ -48,6 +48,8 @@ pub(crate) struct LiteralKeys {
     /// Every key's bytes (wildcards written `.`), one after the other.
     arena: Vec<u8>,
     hasher: hashbrown::DefaultHashBuilder,
+    /// The lowest rule of any key (`None` when empty).
+    min_rule: Option<u32>,
     /// `by_len[L]`: the groups of keys of length L.
     by_len: Vec<Vec<u32>>,
 }
@@ -80,6 +82,7 @@ pub(crate) fn dot_literal(hir: &Hir) -> Option<Vec<Option<u8>>> {
 impl LiteralKeys {
     /// Adds key `k` of rule `rule` (the lower rule wins on duplicates).
     pub(crate) fn insert(&mut self, k: &[Option<u8>], rule: u32) {
+        self.min_rule = Some(self.min_rule.map_or(rule, |m| m.min(rule)));
         let wildcards: Box<[u16]> = k
             .iter()
             .enumerate()
@@ -133,9 +136,10 @@ impl LiteralKeys {
         self.groups.iter().map(|g| g.keys.len()).sum()
     }
 
-    /// True when no key was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+    /// The lowest rule of any key (`u32::MAX` when there is none): a name
+    /// already won by a rule at or below it needs no lookup.
+    pub(crate) fn min_rule(&self) -> u32 {
+        self.min_rule.unwrap_or(NONE)
     }
 
     /// The lowest rule whose key matches a dot-aligned suffix of the ASCII

@@ -203,13 +203,13 @@ struct Automata {
 impl Automata {
     fn resolve(&self, name: &[u8], rules: &RuleSet, empty_winner: u32) -> u32 {
         let mut best = match &self.fwd {
-            Some(w) => w.walk(name, rules),
+            Some(w) => w.walk(name, rules, NONE),
             None => empty_winner,
         };
         if let Some(w) = &self.rev {
-            best = best.min(w.walk(name, rules));
+            best = w.walk(name, rules, best);
         }
-        if !self.literal.is_empty() {
+        if best > self.literal.min_rule() {
             best = best.min(self.literal.lookup(name));
         }
         best
@@ -725,9 +725,9 @@ impl Matcher {
             let shared = prev.iter().zip(name).take_while(|(a, b)| a == b).count();
             let mut best = walk_resume(table, name, shared, &mut stack, &mut settled);
             if let Some(w) = &self.main.rev {
-                best = best.min(w.walk(name, &self.rules));
+                best = w.walk(name, &self.rules, best);
             }
-            if !self.main.literal.is_empty() {
+            if best > self.main.literal.min_rule() {
                 best = best.min(self.main.literal.lookup(name));
             }
             out.push((best != NONE).then_some(best as usize));
@@ -938,13 +938,16 @@ impl Walker {
     }
 
     #[inline]
-    fn walk(&self, name: &[u8], rules: &RuleSet) -> u32 {
+    /// The winner of `name` in this automaton, or `best` if lower: a walk
+    /// of the reduced table stops as soon as no rule below `best` is
+    /// reachable (at once if none is reachable from the start).
+    fn walk(&self, name: &[u8], rules: &RuleSet, best: u32) -> u32 {
         match &self.kind {
             Kind::Dense { table, .. } => {
                 if self.reverse {
-                    table.walk(name.iter().rev().copied())
+                    table.walk(name.iter().rev().copied(), best)
                 } else {
-                    table.walk(name.iter().copied())
+                    table.walk(name.iter().copied(), best)
                 }
             }
             Kind::Lazy(l) => {
@@ -955,9 +958,8 @@ impl Walker {
                 } else {
                     self.walk_lazy(dfa, &mut cache, name.iter().copied(), rules)
                 };
-                // A lazy DFA without a give-up threshold does not fail; if it
-                // ever did, answer from the reference resolver.
-                r.unwrap_or(NONE)
+                // A lazy DFA without a give-up threshold does not fail.
+                best.min(r.unwrap_or(NONE))
             }
         }
     }

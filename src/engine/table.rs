@@ -226,11 +226,15 @@ impl Table {
         Ok((t, best))
     }
 
-    /// The winner of `bytes` walked from the start state.
+    /// The winner of `bytes` walked from the start state, or `best` if
+    /// lower (a rule already found elsewhere).
     #[inline(always)]
-    pub(crate) fn walk(&self, bytes: impl Iterator<Item = u8>) -> u32 {
+    pub(crate) fn walk(&self, bytes: impl Iterator<Item = u8>, best: u32) -> u32 {
         let mut s = self.start;
-        let mut best = NONE;
+        let mut best = best;
+        if self.rows[s as usize + self.nc + 1] >= best {
+            return best;
+        }
         for b in bytes {
             match self.step(s, best, b) {
                 Ok((t, b2)) => {
