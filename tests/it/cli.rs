@@ -320,12 +320,17 @@ fn convert_writes_atomically_and_resolves_like_peft() {
         text.starts_with("defaults { rank = 8, alpha = 16 }"),
         "{text}"
     );
-    // no temporary file left next to the output
+    // no temporary file of this output left next to it (other tests write
+    // their own files into the same directory at the same time)
     let dir = std::path::Path::new(&out).parent().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".conv1-out.lora.tmp-")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // the converted file resolves like the legacy config
