@@ -242,7 +242,8 @@ pub struct Stats {
     pub reverse_patterns: usize,
     /// Keys in the literal table (dot-literal keys, looked up by hashing).
     pub literal_keys: usize,
-    /// Dense DFA states (both automata).
+    /// States of the reduced tables walked at resolution time (both
+    /// automata; see `table.rs`), 0 for lazy ones.
     pub dense_states: usize,
     /// Bytes used by automata and tables ([`Matcher::memory_usage`]).
     pub memory: usize,
