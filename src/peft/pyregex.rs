@@ -1917,7 +1917,7 @@ impl PyRegex {
 }
 
 /// Value of a Unicode decimal digit as Python's `int()` reads it (`Nd` digits come in
-/// contiguous runs of ten starting at zero; [`PY_DIGIT`] holds those runs merged).
+/// contiguous runs of ten starting at zero; `PY_DIGIT` holds those runs merged).
 pub fn decimal_value(c: char) -> Option<u32> {
     let cp = c as u32;
     PY_DIGIT

@@ -1,4 +1,4 @@
-//! The JSON dictionary form → [`ast::RuleFile`].
+//! The JSON dictionary form → [`crate::syntax::ast::RuleFile`].
 //!
 //! ```json
 //! {".*_proj": null, "down_proj": {"rank": 10, "init": "eva"}, "gate_proj": {"rank": 20, "alpha": 5}}
