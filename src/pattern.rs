@@ -102,44 +102,40 @@ pub fn parse_ascii(regex: &str) -> Option<Hir> {
 /// this takes a few milliseconds. O(len(regex)).
 fn plain(regex: &str, unicode: bool) -> Option<Hir> {
     use regex_syntax::hir::Dot;
-    let b = regex.as_bytes();
-    if b.len() > 4096 {
+    if regex.len() > 4096 {
         return None;
     }
-    let mut parts: Vec<Hir> = Vec::new();
-    let mut lit: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => lit.push(c),
-            b'\\' if b.get(i + 1) == Some(&b'.') => {
-                lit.push(b'.');
-                i += 1;
-            }
-            b'.' => {
-                if !lit.is_empty() {
-                    parts.push(Hir::literal(std::mem::take(&mut lit)));
-                }
-                parts.push(Hir::dot(if unicode {
-                    Dot::AnyCharExceptLF
-                } else {
-                    Dot::AnyByteExceptLF
-                }));
-            }
-            _ => return None,
-        }
-        i += 1;
-    }
-    if !lit.is_empty() {
-        parts.push(Hir::literal(lit));
-    }
-    Some(Hir::concat(parts))
+    let dot = if unicode {
+        Dot::AnyCharExceptLF
+    } else {
+        Dot::AnyByteExceptLF
+    };
+    let parts = plain_parts(regex)?;
+    let hirs = parts
+        .split_inclusive(Option::is_none)
+        .flat_map(|run| {
+            let (lit, wildcard) = match run.split_last() {
+                Some((None, lit)) => (lit, true),
+                _ => (run, false),
+            };
+            let lit: Vec<u8> = lit.iter().flatten().copied().collect();
+            let lit = (!lit.is_empty()).then(|| Hir::literal(lit));
+            lit.into_iter().chain(wildcard.then(|| Hir::dot(dot)))
+        })
+        .collect();
+    Some(Hir::concat(hirs))
 }
 
 /// A plain regex (see [`plain`]) as bytes, `None` for each `.` wildcard:
 /// the literal key table's form, read from the text without building a HIR.
 /// `None` if `regex` is not plain, or is empty or longer than 1024 bytes.
 pub(crate) fn plain_bytes(regex: &str) -> Option<Vec<Option<u8>>> {
+    plain_parts(regex).filter(|p| !p.is_empty() && p.len() <= 1024)
+}
+
+/// The characters of a plain regex, `None` for a `.` wildcard (`\.` is a
+/// literal dot); `None` if anything else occurs.
+fn plain_parts(regex: &str) -> Option<Vec<Option<u8>>> {
     let b = regex.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -155,7 +151,7 @@ pub(crate) fn plain_bytes(regex: &str) -> Option<Vec<Option<u8>>> {
         }
         i += 1;
     }
-    (!out.is_empty() && out.len() <= 1024).then_some(out)
+    Some(out)
 }
 
 /// A regex error located inside the pattern text.
