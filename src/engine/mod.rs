@@ -202,13 +202,23 @@ struct Automata {
 
 impl Automata {
     fn resolve(&self, name: &[u8], rules: &RuleSet, empty_winner: u32) -> u32 {
-        let mut best = match &self.fwd {
-            Some(w) => w.walk(name, rules, NONE),
-            None => empty_winner,
+        let tables = (
+            self.fwd.as_ref().and_then(Walker::table),
+            self.rev.as_ref().and_then(Walker::table),
+        );
+        let mut best = if let (Some(f), Some(r)) = tables {
+            // Both dense: the two walks side by side (`table::walk_both`).
+            table::walk_both(f, r, name, NONE)
+        } else {
+            let mut best = match &self.fwd {
+                Some(w) => w.walk(name, rules, NONE),
+                None => empty_winner,
+            };
+            if let Some(w) = &self.rev {
+                best = w.walk(name, rules, best);
+            }
+            best
         };
-        if let Some(w) = &self.rev {
-            best = w.walk(name, rules, best);
-        }
         if best > self.literal.min_rule() {
             best = best.min(self.literal.lookup(name));
         }
@@ -935,6 +945,15 @@ impl Walker {
             }
             // The cache grows on demand up to `Config::lazy_cache_capacity`.
             Kind::Lazy(l) => l.dfa.memory_usage(),
+        }
+    }
+
+    /// The reduced table, when this automaton is dense.
+    #[inline]
+    fn table(&self) -> Option<&table::Table> {
+        match &self.kind {
+            Kind::Dense { table, .. } => Some(table),
+            Kind::Lazy(_) => None,
         }
     }
 

@@ -230,11 +230,21 @@ impl Table {
     /// lower (a rule already found elsewhere).
     #[inline(always)]
     pub(crate) fn walk(&self, bytes: impl Iterator<Item = u8>, best: u32) -> u32 {
-        let mut s = self.start;
-        let mut best = best;
-        if self.rows[s as usize + self.nc + 1] >= best {
+        if self.floor(self.start) >= best {
             return best;
         }
+        self.resume(self.start, best, bytes)
+    }
+
+    /// The lowest winner reachable from state `s`.
+    #[inline(always)]
+    fn floor(&self, s: u32) -> u32 {
+        self.rows[s as usize + self.nc + 1]
+    }
+
+    /// The walk continued from state `s` with best prefix rule `best`.
+    #[inline(always)]
+    fn resume(&self, mut s: u32, mut best: u32, bytes: impl Iterator<Item = u8>) -> u32 {
         for b in bytes {
             match self.step(s, best, b) {
                 Ok((t, b2)) => {
@@ -248,8 +258,55 @@ impl Table {
     }
 }
 
-/// Fills each row's `floor`: the lowest of `pre` and `eoi` over the states
-/// reachable from it (itself included), by a worklist over reverse edges.
+/// `min(fwd.walk(name, best), rev.walk(reversed name, best))` in one loop:
+/// byte `i` of the forward walk and byte `len - 1 - i` of the reverse walk
+/// are read in the same iteration. Each walk is a chain of dependent loads
+/// (the next state's row depends on this one's), so two chains side by side
+/// take about the time of one on an out-of-order core; walked one after the
+/// other they take twice as long. A walk also stops as soon as the other has
+/// found a rule it cannot beat. O(len(name)), no allocation.
+#[inline]
+pub(crate) fn walk_both(fwd: &Table, rev: &Table, name: &[u8], best: u32) -> u32 {
+    let (mut fs, mut rs) = (fwd.start, rev.start);
+    let mut best = best;
+    let mut f_live = fwd.floor(fs) < best;
+    let mut r_live = rev.floor(rs) < best;
+    let n = name.len();
+    let mut i = 0;
+    while f_live && r_live && i < n {
+        match fwd.step(fs, best, name[i]) {
+            Ok((t, b)) => {
+                fs = t;
+                best = b;
+            }
+            Err(answer) => {
+                best = answer;
+                f_live = false;
+            }
+        }
+        match rev.step(rs, best, name[n - 1 - i]) {
+            Ok((t, b)) => {
+                rs = t;
+                best = b;
+            }
+            Err(answer) => {
+                best = answer;
+                r_live = false;
+            }
+        }
+        i += 1;
+    }
+    // The reverse walk has read name[n - i..], the forward one name[..i]
+    // (or the walk that stopped no longer matters).
+    if f_live {
+        best = fwd.resume(fs, best, name[i..].iter().copied());
+    }
+    if r_live {
+        best = rev.resume(rs, best, name[..n - i].iter().rev().copied());
+    }
+    best
+}
+
 fn floors(rows: &mut [u32], stride: usize, nc: usize) {
     let m = rows.len() / stride;
     let mut floor: Vec<u32> = (0..m)
