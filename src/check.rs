@@ -304,24 +304,24 @@ fn lower_expr(
         PatternExpr::Atom(a) => {
             let id = atoms.len();
             match crate::pattern::compile(a) {
-                Ok(c) => atoms.push(Atom {
-                    kind: a.kind,
-                    text: a.text.clone(),
-                    regex: c.regex,
-                    hir: c.hir,
+                Ok(c) => atoms.push(Atom::new(
+                    a.kind,
+                    a.text.clone(),
+                    c.regex,
+                    c.hir,
                     rule,
-                    span: Some(a.span),
-                }),
+                    Some(a.span),
+                )),
                 Err(d) => {
                     diags.push(d);
-                    atoms.push(Atom {
-                        kind: a.kind,
-                        text: a.text.clone(),
-                        regex: String::new(),
-                        hir: regex_syntax::hir::Hir::fail(),
+                    atoms.push(Atom::new(
+                        a.kind,
+                        a.text.clone(),
+                        String::new(),
+                        Some(regex_syntax::hir::Hir::fail()),
                         rule,
-                        span: Some(a.span),
-                    });
+                        Some(a.span),
+                    ));
                 }
             }
             Expr::Atom(id)

@@ -2,6 +2,7 @@
 //! attributes. Built only by [`crate::check`]; immutable afterwards.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use regex_syntax::hir::Hir;
 
@@ -200,12 +201,50 @@ pub struct Atom {
     /// The regex (Rust syntax) that the name, or for [`PatternKind::Key`] a
     /// dot-aligned suffix of it, must match entirely.
     pub regex: String,
-    /// `regex` parsed.
-    pub hir: Hir,
+    /// `regex` parsed; empty until [`Atom::hir`] is first called when the
+    /// regex is *plain* (letters, digits, `_`, `-`, `.`, `\.`), which cannot
+    /// fail to parse.
+    hir: OnceLock<Hir>,
     /// The rule this atom belongs to.
     pub rule: usize,
     /// Where it was written.
     pub span: Option<Span>,
+}
+
+impl Atom {
+    /// An atom of rule `rule`. `hir` is `regex` parsed (Unicode mode, `.`
+    /// excludes `\n`), or `None` to parse it on first use: for a plain
+    /// regex, whose HIR is built directly (EVA's 45,032 keys, most of which
+    /// go to the literal key table and never need one: building and freeing
+    /// their HIRs took about half of loading and checking them).
+    pub fn new(
+        kind: PatternKind,
+        text: String,
+        regex: String,
+        hir: Option<Hir>,
+        rule: usize,
+        span: Option<Span>,
+    ) -> Atom {
+        Atom {
+            kind,
+            text,
+            regex,
+            hir: hir.map(OnceLock::from).unwrap_or_default(),
+            rule,
+            span,
+        }
+    }
+
+    /// `regex` parsed (Unicode mode, `.` excludes `\n`), built on the first
+    /// call when [`Atom::new`] was given none: O(len(regex)) once, then
+    /// cached (thread-safe). A regex that does not parse, which
+    /// [`crate::check`] never lets through, gives `Hir::fail()` (matches
+    /// nothing).
+    pub fn hir(&self) -> &Hir {
+        self.hir.get_or_init(|| {
+            crate::pattern::parse_regex(&self.regex).unwrap_or_else(|_| Hir::fail())
+        })
+    }
 }
 
 /// One checked rule.

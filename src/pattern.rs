@@ -21,8 +21,10 @@ use crate::syntax::ast::{PatternAtom, PatternKind};
 pub struct Compiled {
     /// The regex text.
     pub regex: String,
-    /// The regex parsed (Unicode mode, `.` excludes `\n`).
-    pub hir: Hir,
+    /// The regex parsed (Unicode mode, `.` excludes `\n`); `None` when it is
+    /// plain (see [`is_plain`]): it cannot fail to parse, and
+    /// [`crate::ir::Atom::hir`] builds it on first use.
+    pub hir: Option<Hir>,
 }
 
 /// Compiles one pattern atom.
@@ -61,6 +63,9 @@ pub fn compile(atom: &PatternAtom) -> Result<Compiled, Diagnostic> {
         })?,
         PatternKind::Regex | PatternKind::Key => atom.text.clone(),
     };
+    if is_plain(&regex) {
+        return Ok(Compiled { regex, hir: None });
+    }
     let hir = parse_regex(&regex).map_err(|e| {
         let span = if atom.exact_offsets && atom.kind != PatternKind::Path {
             Span::new(atom.text_span.start + e.start, atom.text_span.start + e.end)
@@ -73,7 +78,10 @@ pub fn compile(atom: &PatternAtom) -> Result<Compiled, Diagnostic> {
         }
         d
     })?;
-    Ok(Compiled { regex, hir })
+    Ok(Compiled {
+        regex,
+        hir: Some(hir),
+    })
 }
 
 /// `regex` parsed in ASCII mode (`.`, classes and case folding over bytes),
@@ -136,22 +144,36 @@ pub(crate) fn plain_bytes(regex: &str) -> Option<Vec<Option<u8>>> {
 /// The characters of a plain regex, `None` for a `.` wildcard (`\.` is a
 /// literal dot); `None` if anything else occurs.
 fn plain_parts(regex: &str) -> Option<Vec<Option<u8>>> {
+    let mut out = Vec::with_capacity(regex.len());
+    plain_scan(regex, |c| out.push(c)).then_some(out)
+}
+
+/// Whether `regex` is plain (ASCII letters, digits, `_`, `-`, `.` and `\.`
+/// only, at most 4096 bytes): its HIR is built directly, without the
+/// parser, and it cannot fail to parse. O(len(regex)), no allocation.
+pub fn is_plain(regex: &str) -> bool {
+    regex.len() <= 4096 && plain_scan(regex, |_| {})
+}
+
+/// Calls `each` with every character of a plain regex (`None` for a `.`
+/// wildcard) and returns true, or returns false at the first character that
+/// is not plain.
+fn plain_scan(regex: &str, mut each: impl FnMut(Option<u8>)) -> bool {
     let b = regex.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => out.push(Some(c)),
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' => each(Some(c)),
             b'\\' if b.get(i + 1) == Some(&b'.') => {
-                out.push(Some(b'.'));
+                each(Some(b'.'));
                 i += 1;
             }
-            b'.' => out.push(None),
-            _ => return None,
+            b'.' => each(None),
+            _ => return false,
         }
         i += 1;
     }
-    Some(out)
+    true
 }
 
 /// A regex error located inside the pattern text.

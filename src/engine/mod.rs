@@ -449,7 +449,7 @@ impl Plan {
             });
             match parsed {
                 Some(h) => h,
-                None => &rules.atoms()[a].hir,
+                None => rules.atoms()[a].hir(),
             }
         };
         // Single-atom rules that are suffix-type (a key, or a regex with a
