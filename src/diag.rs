@@ -166,6 +166,7 @@ pub mod code {
     pub const JSON_DUPLICATE_KEY: &str = "L031";
     pub const JSON_SHAPE: &str = "L032";
     pub const AUTOMATON_LIMIT: &str = "L040";
+    pub const COMPILED: &str = "L041";
     pub const DEAD_RULE: &str = "L050";
     pub const RULE_MATCHES_NOTHING: &str = "L051";
     pub const UNESCAPED_DOT: &str = "L053";

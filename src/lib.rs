@@ -53,6 +53,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod check;
+pub mod compiled;
 pub mod diag;
 pub mod engine;
 pub mod fmt;

@@ -68,7 +68,12 @@ pub fn read_source(path: &Path) -> Result<Source, Diagnostic> {
     }
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>, Diagnostic> {
+/// The bytes of `path` (`-`: standard input), at most
+/// [`crate::limits::MAX_FILE_BYTES`].
+///
+/// # Errors
+/// A diagnostic naming the path: unreadable, a directory, or too large.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Diagnostic> {
     let name = path.display().to_string();
     let io_err =
         |e: std::io::Error| Diagnostic::error(code::ENCODING, format!("cannot read `{name}`: {e}"));

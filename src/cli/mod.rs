@@ -123,6 +123,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Save the rules with their compiled automata, for servers that load a
+    /// large rule set often: commands that take RULES also take the
+    /// compiled file, which skips building the automata (the rules are
+    /// still checked). Write it again after upgrading lora-rules.
+    Compile {
+        /// The rule file (`.lora` or JSON dictionary).
+        rules: PathBuf,
+        /// The compiled file to write (e.g. `rules.lorac`), atomically.
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+    },
     /// Show the winning rule for MODULE and every other rule that matches it.
     Explain {
         /// The rule file.
@@ -210,6 +221,35 @@ pub(crate) fn one(d: Diagnostic) -> Diagnostics {
 
 /// Loads and compiles a rule file.
 pub(crate) fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
+    if is_compiled_file(path) {
+        let bytes = lora_rules::modules::read_bytes(path).map_err(|d| (one(d), Exit::Usage))?;
+        let loaded = lora_rules::compiled::read(&bytes).map_err(|e| {
+            (
+                e.into_diagnostics(&path.display().to_string()),
+                Exit::Diagnostics,
+            )
+        })?;
+        return Ok((loaded.matcher, loaded.warnings));
+    }
+    let (m, warnings, _, _) = load_text_rules(path)?;
+    Ok((m, warnings))
+}
+
+/// Whether `path` is a compiled rule file (starts with the magic bytes).
+pub(crate) fn is_compiled_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && lora_rules::compiled::is_compiled(&head)
+}
+
+/// A `.lora` or JSON rule file: checked and compiled, with its source and
+/// format.
+fn load_text_rules(
+    path: &Path,
+) -> Result<(Matcher, Diagnostics, lora_rules::diag::Source, Format), (Diagnostics, Exit)> {
     let source = lora_rules::modules::read_source(path).map_err(|d| (one(d), Exit::Usage))?;
     let format = Format::detect(source.name(), source.text());
     let (rules, warnings) =
@@ -224,7 +264,7 @@ pub(crate) fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnos
             Exit::Diagnostics,
         )
     })?;
-    Ok((m, warnings))
+    Ok((m, warnings, source, format))
 }
 
 fn load_modules(path: &Path) -> Result<ModuleList, (Diagnostics, Exit)> {
@@ -312,11 +352,16 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             modules,
             format,
         } => {
-            let source =
-                lora_rules::modules::read_source(&rules).map_err(|d| (one(d), Exit::Usage))?;
+            let legacy_source = if is_compiled_file(&rules) {
+                None
+            } else {
+                let source =
+                    lora_rules::modules::read_source(&rules).map_err(|d| (one(d), Exit::Usage))?;
+                legacy::is_legacy_config(&source).then_some(source)
+            };
             let list = load_modules(&modules)?;
             let names = list.names();
-            let (rows, rule_names) = if legacy::is_legacy_config(&source) {
+            let (rows, rule_names) = if let Some(source) = legacy_source {
                 (legacy::rows(&source, &list)?, Vec::new())
             } else {
                 let (m, warnings) = load_rules(&rules)?;
@@ -426,6 +471,26 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             model,
             format,
         } => peft_cmds::inspect_cmd(&adapter_dir, model.as_deref(), format),
+        Command::Compile { rules, output } => {
+            let t = std::time::Instant::now();
+            let (m, warnings, source, format) = load_text_rules(&rules)?;
+            let built = t.elapsed();
+            report(&warnings, fmt);
+            let bytes = lora_rules::compiled::write(&source, format, &m);
+            lora_rules::modules::write_atomic(&output, &bytes)
+                .map_err(|d| (one(d), Exit::Usage))?;
+            let s = m.stats();
+            eprintln!(
+                "wrote {}: {} bytes; forward automaton {}, reverse {} ({} states); checking and building took {} ms",
+                output.display(),
+                bytes.len(),
+                s.forward,
+                s.reverse,
+                s.dense_states,
+                built.as_millis()
+            );
+            Ok(Exit::Ok)
+        }
         Command::Explain { rules, module } => {
             let (m, warnings) = load_rules(&rules)?;
             report(&warnings, fmt);

@@ -50,7 +50,7 @@
 pub mod analysis;
 mod literal;
 mod reference;
-mod table;
+pub(crate) mod table;
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::OnceLock;
@@ -146,6 +146,10 @@ pub enum CompileError {
         /// regex-automata's message.
         message: String,
     },
+    /// A saved table (see [`crate::compiled`]) does not fit the rule set
+    /// it was saved with.
+    #[error("the compiled file does not fit its rules: {0}")]
+    Saved(String),
 }
 
 /// The role of one pattern ID of an automaton.
@@ -230,6 +234,31 @@ impl Automata {
             + self.rev.as_ref().map_or(0, Walker::memory_usage)
             + self.literal.memory_usage()
     }
+}
+
+/// What a compiled file holds for one automaton (see [`crate::compiled`]).
+#[derive(Debug)]
+pub(crate) enum Saved {
+    /// Nothing: build it (no compiled file).
+    Build,
+    /// A lazy DFA: build it as one, without trying the dense DFA first
+    /// (which was over its size limit when the file was written).
+    Lazy,
+    /// No automaton: the rule set has no pattern for it.
+    Absent,
+    /// Its reduced table, checked for consistency on reading.
+    Table(Box<table::Table>),
+}
+
+/// [`Saved`] borrowed from a matcher, for writing a compiled file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SavedRef<'a> {
+    /// A lazy DFA: rebuilt when the file is loaded.
+    Lazy,
+    /// No automaton.
+    Absent,
+    /// The reduced table.
+    Table(&'a table::Table),
 }
 
 struct Walker {
@@ -554,27 +583,13 @@ impl Plan {
         bool_rules: &[u32],
         config: &Config,
         keep_dfa: bool,
+        saved: [Saved; 2],
     ) -> Result<Automata, CompileError> {
-        let fwd = if self.fwd.0.is_empty() {
-            None
-        } else {
-            Some(Walker::build(
-                rules, bool_rules, self.fwd.0, self.fwd.1, false, config, keep_dfa,
-            )?)
-        };
-        let rev = if self.rev.0.is_empty() {
-            None
-        } else {
-            Some(Walker::build(
-                rules,
-                &[],
-                self.rev.0,
-                self.rev.1,
-                true,
-                config,
-                keep_dfa,
-            )?)
-        };
+        let [saved_fwd, saved_rev] = saved;
+        let fwd = Walker::build_or_load(
+            rules, bool_rules, self.fwd, false, config, keep_dfa, saved_fwd,
+        )?;
+        let rev = Walker::build_or_load(rules, &[], self.rev, true, config, keep_dfa, saved_rev)?;
         Ok(Automata {
             fwd,
             rev,
@@ -612,6 +627,41 @@ impl Matcher {
         config: &Config,
         keep_dfa: bool,
     ) -> Result<Matcher, CompileError> {
+        Matcher::assemble(rules, config, keep_dfa, [Saved::Build, Saved::Build])
+    }
+
+    /// [`Matcher::with_config`] with the main automata's reduced tables
+    /// taken from a compiled file where it holds them (`saved`: forward,
+    /// reverse), built otherwise: no determinization for a saved table.
+    ///
+    /// # Errors
+    /// [`CompileError::Saved`] when a table does not fit `rules` and `config`;
+    /// [`CompileError::Nfa`] as for [`Matcher::with_config`].
+    pub(crate) fn with_saved(
+        rules: RuleSet,
+        config: &Config,
+        saved: [Saved; 2],
+    ) -> Result<Matcher, CompileError> {
+        Matcher::assemble(rules, config, false, saved)
+    }
+
+    /// What a compiled file saves of the main automata (forward, reverse).
+    pub(crate) fn saved(&self) -> [SavedRef<'_>; 2] {
+        fn one(w: &Option<Walker>) -> SavedRef<'_> {
+            match w {
+                None => SavedRef::Absent,
+                Some(w) => w.table().map_or(SavedRef::Lazy, SavedRef::Table),
+            }
+        }
+        [one(&self.main.fwd), one(&self.main.rev)]
+    }
+
+    fn assemble(
+        rules: RuleSet,
+        config: &Config,
+        keep_dfa: bool,
+        saved: [Saved; 2],
+    ) -> Result<Matcher, CompileError> {
         let bool_rules: Vec<u32> = rules
             .rules()
             .iter()
@@ -623,8 +673,13 @@ impl Matcher {
             .copied()
             .find(|&i| rules.rules()[i as usize].expr.eval(&mut |_| false))
             .unwrap_or(NONE);
-        let main =
-            Plan::new(&rules, config, config.ascii).build(&rules, &bool_rules, config, keep_dfa)?;
+        let main = Plan::new(&rules, config, config.ascii).build(
+            &rules,
+            &bool_rules,
+            config,
+            keep_dfa,
+            saved,
+        )?;
         Ok(Matcher {
             rules,
             main,
@@ -648,7 +703,13 @@ impl Matcher {
                     ..self.config.clone()
                 };
                 Plan::new(&self.rules, &lazy, false)
-                    .build(&self.rules, &self.bool_rules, &lazy, false)
+                    .build(
+                        &self.rules,
+                        &self.bool_rules,
+                        &lazy,
+                        false,
+                        [Saved::Build, Saved::Build],
+                    )
                     .ok()
             })
             .as_ref()
@@ -657,6 +718,11 @@ impl Matcher {
     /// The rule set this matcher was compiled from.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// The limits and options it was compiled with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Resolves one module name: the lowest-index rule whose pattern matches
@@ -942,6 +1008,74 @@ impl Walker {
             roles,
             has_prefix,
         })
+    }
+
+    /// The automaton of `plan` (hirs and roles): built, or taken from a
+    /// saved table; `None` when the plan has no pattern.
+    ///
+    /// # Errors
+    /// [`CompileError::Saved`] when `saved` disagrees with the plan (a table
+    /// for an automaton without patterns, or none for one with patterns),
+    /// or a table names a rule the plan does not route to this automaton.
+    #[allow(clippy::too_many_arguments)]
+    fn build_or_load(
+        rules: &RuleSet,
+        bool_rules: &[u32],
+        plan: (Vec<Hir>, Vec<Role>),
+        reverse: bool,
+        config: &Config,
+        keep_dfa: bool,
+        saved: Saved,
+    ) -> Result<Option<Walker>, CompileError> {
+        let which = if reverse { "reverse" } else { "forward" };
+        let (hirs, roles) = plan;
+        match saved {
+            _ if hirs.is_empty() => match saved {
+                Saved::Table(_) => Err(CompileError::Saved(format!(
+                    "it has a {which} table, but the rules have no pattern for it"
+                ))),
+                _ => Ok(None),
+            },
+            Saved::Absent => Err(CompileError::Saved(format!(
+                "it has no {which} table, but the rules have {} patterns for it",
+                hirs.len()
+            ))),
+            Saved::Build => {
+                Walker::build(rules, bool_rules, hirs, roles, reverse, config, keep_dfa).map(Some)
+            }
+            Saved::Lazy => {
+                let lazy = Config {
+                    force_lazy: true,
+                    ..config.clone()
+                };
+                Walker::build(rules, bool_rules, hirs, roles, reverse, &lazy, false).map(Some)
+            }
+            Saved::Table(table) => {
+                // Every rule a table can answer must be routed here.
+                let mut routed: Vec<bool> = vec![false; rules.rules().len()];
+                for role in &roles {
+                    match *role {
+                        Role::Prefix(r) | Role::Full(r) => routed[r as usize] = true,
+                        Role::Bool(a) => routed[rules.atoms()[a as usize].rule] = true,
+                    }
+                }
+                if let Some(r) = table.rules().find(|&r| !routed[r as usize]) {
+                    return Err(CompileError::Saved(format!(
+                        "its {which} table answers rule {r}, which the rules do not put in that automaton"
+                    )));
+                }
+                let has_prefix = roles.iter().any(|r| matches!(r, Role::Prefix(_)));
+                Ok(Some(Walker {
+                    kind: Kind::Dense {
+                        table: *table,
+                        full: None,
+                    },
+                    reverse,
+                    roles,
+                    has_prefix,
+                }))
+            }
+        }
     }
 
     fn memory_usage(&self) -> usize {

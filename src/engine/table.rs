@@ -179,6 +179,109 @@ impl Table {
         }
     }
 
+    /// Every rule the table can answer (prefix rules and end-of-input
+    /// winners, `NONE` left out), with repeats.
+    pub(crate) fn rules(&self) -> impl Iterator<Item = u32> + '_ {
+        let stride = self.nc + 3;
+        self.rows
+            .chunks_exact(stride)
+            .flat_map(move |row| [row[self.nc], row[self.nc + 2]])
+            .filter(|&r| r != NONE)
+    }
+
+    /// Appends the table to `out` (little-endian): classes, start,
+    /// `max_special`, row count, rows. Read back by [`Table::read`].
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.classes);
+        for v in [
+            self.nc as u32,
+            self.start,
+            self.max_special,
+            self.rows.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in &self.rows {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// Reads a table written by [`Table::write`] and checks everything a
+    /// walk relies on, so that no byte sequence makes a walk index out of
+    /// bounds or answer a rule that does not exist: byte classes below the
+    /// class count, every state ID a row offset inside the table, the dead
+    /// state first and looping on itself, only special states (up to
+    /// `max_special`) holding a prefix rule, every rule below `rules` or
+    /// `NONE`, and the floors equal to those recomputed from the rows.
+    /// O(states × classes).
+    ///
+    /// # Errors
+    /// What is wrong, in words, or the reader's error when the bytes end.
+    pub(crate) fn read(r: &mut crate::compiled::Reader<'_>, rules: usize) -> Result<Table, String> {
+        let mut classes = [0u8; 256];
+        classes.copy_from_slice(r.bytes(256)?);
+        let nc = r.u32()? as usize;
+        let start = r.u32()?;
+        let max_special = r.u32()?;
+        let len = r.u32()? as usize;
+        if !(1..=256).contains(&nc) {
+            return Err(format!("{nc} byte classes (1 to 256 expected)"));
+        }
+        if let Some(b) = classes.iter().position(|&c| c as usize >= nc) {
+            return Err(format!("byte {b} is in class {}, of {nc}", classes[b]));
+        }
+        let stride = nc + 3;
+        if len == 0 || !len.is_multiple_of(stride) || len > r.remaining() / 4 {
+            return Err(format!(
+                "{len} row words for {stride}-word rows (or past the end of the file)"
+            ));
+        }
+        let mut rows = Vec::with_capacity(len);
+        for _ in 0..len {
+            rows.push(r.u32()?);
+        }
+        let state_ok = |t: u32| (t as usize) < len && (t as usize).is_multiple_of(stride);
+        if !state_ok(start) || !state_ok(max_special) {
+            return Err(format!(
+                "start state {start} or last special state {max_special} is not a row offset"
+            ));
+        }
+        let rule_ok = |v: u32| v == NONE || (v as usize) < rules;
+        for (i, row) in rows.chunks_exact(stride).enumerate() {
+            let at = i * stride;
+            if let Some(&t) = row[..nc].iter().find(|&&t| !state_ok(t)) {
+                return Err(format!("state {at} goes to {t}, not a row offset"));
+            }
+            if i == 0 && row[..nc].iter().any(|&t| t != 0) {
+                return Err("the dead state (row 0) leaves itself".into());
+            }
+            if !rule_ok(row[nc]) || !rule_ok(row[nc + 2]) {
+                return Err(format!("state {at} names a rule past the {rules} rules"));
+            }
+            if row[nc] != NONE && at as u32 > max_special {
+                return Err(format!(
+                    "state {at} holds a prefix rule but is not among the special states"
+                ));
+            }
+        }
+        let saved_floors: Vec<u32> = rows.chunks_exact(stride).map(|row| row[nc + 1]).collect();
+        floors(&mut rows, stride, nc);
+        if rows
+            .chunks_exact(stride)
+            .zip(&saved_floors)
+            .any(|(row, &f)| row[nc + 1] != f)
+        {
+            return Err("the floors do not follow from the transitions".into());
+        }
+        Ok(Table {
+            classes,
+            nc,
+            rows,
+            start,
+            max_special,
+        })
+    }
+
     /// Number of states (the dead state included).
     pub(crate) fn states(&self) -> usize {
         self.rows.len() / (self.nc + 3)

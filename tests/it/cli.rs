@@ -503,3 +503,40 @@ fn check_reports_overlaps_and_hidden_kinds_on_a_model() {
         "{err}"
     );
 }
+
+#[test]
+fn compiled_file_resolves_like_its_rules() {
+    let out = tmp("llama.lorac", "");
+    let (code, _, err) = run(&["compile", "examples/llama-3-8b.lora", "-o", &out]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.starts_with(&format!("wrote {out}: ")), "{err}");
+    let bytes = std::fs::read(&out).expect("compiled file");
+    assert!(bytes.starts_with(lora_rules::compiled::MAGIC));
+    let resolve = |rules: &str| {
+        run(&[
+            "resolve",
+            rules,
+            "-m",
+            "examples/models/llama-3-8b.tsv",
+            "-f",
+            "jsonl",
+        ])
+    };
+    let (text, compiled) = (resolve("examples/llama-3-8b.lora"), resolve(&out));
+    assert_eq!(compiled.0, 0, "{}", compiled.2);
+    assert_eq!(compiled.1, text.1);
+    assert_eq!(compiled.1.lines().count(), 422);
+    let (code, _, err) = run(&["check", &out]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("ok: "), "{err}");
+    // Damaged: a clear L041 error with advice, exit 1, no panic.
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x40;
+    std::fs::write(&out, &damaged).expect("write");
+    let (code, _, err) = run(&["resolve", &out, "-m", "examples/models/llama-3-8b.tsv"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("L041"), "{err}");
+    assert!(err.contains("checksum does not match"), "{err}");
+    assert!(err.contains("lora-rules compile RULES -o FILE"), "{err}");
+}
