@@ -410,29 +410,108 @@ pub(crate) fn walk_both(fwd: &Table, rev: &Table, name: &[u8], best: u32) -> u32
     best
 }
 
+/// Writes each state's floor (column `nc + 1`): the lowest prefix rule or
+/// end-of-input winner of any state reachable from it, itself included.
 fn floors(rows: &mut [u32], stride: usize, nc: usize) {
     let m = rows.len() / stride;
-    let mut floor: Vec<u32> = (0..m)
+    let own: Vec<u32> = (0..m)
         .map(|i| rows[i * stride + nc].min(rows[i * stride + nc + 2]))
         .collect();
-    let mut preds: Vec<Vec<u32>> = vec![Vec::new(); m];
+    // Predecessor lists in one array (counting sort by target state).
+    let mut first = vec![0u32; m + 1];
     for i in 0..m {
-        for c in 0..nc {
-            let t = rows[i * stride + c] as usize / stride;
-            preds[t].push(i as u32);
+        for &t in &rows[i * stride..i * stride + nc] {
+            first[t as usize / stride + 1] += 1;
         }
     }
-    let mut work: Vec<usize> = (0..m).collect();
-    while let Some(t) = work.pop() {
-        for &p in &preds[t] {
-            let p = p as usize;
-            if floor[t] < floor[p] {
-                floor[p] = floor[t];
-                work.push(p);
+    for i in 0..m {
+        first[i + 1] += first[i];
+    }
+    let mut fill = first.clone();
+    let mut preds = vec![0u32; first[m] as usize];
+    for i in 0..m {
+        for &t in &rows[i * stride..i * stride + nc] {
+            let t = t as usize / stride;
+            preds[fill[t] as usize] = i as u32;
+            fill[t] += 1;
+        }
+    }
+    // States by increasing own value; each value flows backwards to every
+    // state not reached by a lower one. Each state is settled once and each
+    // edge read once: O(states × classes + states log states), also on
+    // forged tables built to make a relaxation loop quadratic.
+    let mut order: Vec<u32> = (0..m as u32).collect();
+    order.sort_unstable_by_key(|&i| own[i as usize]);
+    let mut floor = vec![NONE; m];
+    let mut settled = vec![false; m];
+    let mut stack = Vec::new();
+    for &s in &order {
+        let s = s as usize;
+        if settled[s] {
+            continue;
+        }
+        settled[s] = true;
+        floor[s] = own[s];
+        stack.push(s);
+        while let Some(t) = stack.pop() {
+            for &p in &preds[first[t] as usize..first[t + 1] as usize] {
+                let p = p as usize;
+                if !settled[p] {
+                    settled[p] = true;
+                    floor[p] = own[s];
+                    stack.push(p);
+                }
             }
         }
     }
     for (i, f) in floor.into_iter().enumerate() {
         rows[i * stride + nc + 1] = f;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The floors equal the minimum over every reachable state, found by
+        /// a search from each state.
+        #[test]
+        fn floors_are_the_minimum_over_reachable_states(
+            edges in proptest::collection::vec((0usize..12, 0usize..12), 0..40),
+            own in proptest::collection::vec(prop_oneof![Just(NONE), 0u32..20], 12),
+        ) {
+            let (m, nc) = (12, 3);
+            let stride = nc + 3;
+            let mut rows = vec![0u32; m * stride];
+            // Every state goes to itself unless an edge says otherwise.
+            for i in 0..m {
+                for c in 0..nc {
+                    rows[i * stride + c] = (i * stride) as u32;
+                }
+                rows[i * stride + nc] = own[i];
+                rows[i * stride + nc + 2] = NONE;
+            }
+            for (k, &(a, b)) in edges.iter().enumerate() {
+                rows[a * stride + k % nc] = (b * stride) as u32;
+            }
+            floors(&mut rows, stride, nc);
+            for i in 0..m {
+                let mut seen = vec![false; m];
+                let mut stack = vec![i];
+                let mut want = NONE;
+                while let Some(s) = stack.pop() {
+                    if std::mem::replace(&mut seen[s], true) {
+                        continue;
+                    }
+                    want = want.min(own[s]);
+                    for c in 0..nc {
+                        stack.push(rows[s * stride + c] as usize / stride);
+                    }
+                }
+                prop_assert_eq!(rows[i * stride + nc + 1], want, "state {}", i);
+            }
+        }
     }
 }
