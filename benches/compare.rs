@@ -171,6 +171,17 @@ fn main() {
         let t1 = Instant::now();
         let m = lora_rules::Matcher::new(rules).unwrap_or_else(|e| panic!("{e}"));
         let (load, build) = (t1 - t0, t1.elapsed());
+        // The same rule set from a compiled file (`lora-rules compile -o`).
+        let text =
+            std::fs::read_to_string(format!("{}/{rules_file}", common::DATA)).unwrap_or_default();
+        let format = lora_rules::Format::detect(rules_file, &text);
+        let bytes =
+            lora_rules::compiled::write(&lora_rules::Source::new(rules_file, text), format, &m);
+        let t2 = Instant::now();
+        let from_file = lora_rules::compiled::read(&bytes, rules_file)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .matcher;
+        let compiled_load = t2.elapsed();
         let (ours, c0) = time(n, extra, || {
             names
                 .iter()
@@ -184,6 +195,12 @@ fn main() {
                 .fold(0, usize::wrapping_add)
         });
         assert_eq!(c0, cb, "batch and per-name resolution disagree on {label}");
+        let cf = names
+            .iter()
+            .map(|x| from_file.resolve_index(x).unwrap_or(usize::MAX))
+            .fold(0, usize::wrapping_add);
+        assert_eq!(c0, cf, "the compiled file resolves differently on {label}");
+        drop(from_file);
         let row = |engine: &str, ns: f64, ratio: f64| {
             println!(
                 "| {rules_file} | {names_file} ({n}) | {engine} | {ns:.1} | {:.2} | {:.0} | {ratio:.2}x |",
@@ -194,9 +211,10 @@ fn main() {
         let stats = m.stats();
         row(
             &format!(
-                "automaton (load {:.0} ms + compile {:.0} ms; {} KiB; fwd {} / rev {}, {} states; {} literal keys)",
+                "automaton (load {:.0} ms + compile {:.0} ms, or {:.0} ms from a compiled file; {} KiB; fwd {} / rev {}, {} states; {} literal keys)",
                 load.as_secs_f64() * 1e3,
                 build.as_secs_f64() * 1e3,
+                compiled_load.as_secs_f64() * 1e3,
                 m.memory_usage() / 1024,
                 stats.forward,
                 stats.reverse,

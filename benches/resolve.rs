@@ -1,4 +1,5 @@
-//! criterion: compile time (and `memory_usage()`, printed) per rule set, and
+//! criterion: compile time (and `memory_usage()`, printed) per rule set, from
+//! the parsed rules, from the text, and from a compiled file; and
 //! resolve throughput of the automaton against the naive reference loop, in
 //! names/s and bytes/s, on real module lists (benches/data/), plus batch
 //! resolution of the 1M-name stream. `cargo bench --bench resolve`.
@@ -41,6 +42,17 @@ fn compile(c: &mut Criterion) {
             b.iter_batched(
                 || (),
                 |()| lora_rules::compile_str(file, &text).unwrap_or_else(|e| panic!("{e}")),
+                BatchSize::LargeInput,
+            )
+        });
+        // The same from a compiled file (`lora-rules compile -o`): parse and
+        // check, tables read instead of built.
+        let src = lora_rules::Source::new(file, text.clone());
+        let bytes = lora_rules::compiled::write(&src, lora_rules::Format::detect(file, &text), &m);
+        g.bench_function(BenchmarkId::new("load-compiled", file), |b| {
+            b.iter_batched(
+                || (),
+                |()| lora_rules::compiled::read(&bytes, file).unwrap_or_else(|e| panic!("{e}")),
                 BatchSize::LargeInput,
             )
         });

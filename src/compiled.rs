@@ -17,8 +17,8 @@
 //! |---|---|
 //! | magic `LORARC\0\x01` | 8 |
 //! | format version | u32 |
-//! | lora-rules version that wrote it | u32 length + UTF-8 |
 //! | FNV-1a 64 checksum of everything after this field | u64 |
+//! | lora-rules version that wrote it | u32 length + UTF-8 |
 //! | [`Config`]: 5 limits as u64, `force_lazy`, `literal_keys`, `ascii` as u8, `literal_keys_min` as u64 | 51 |
 //! | source name, source text | u32 length + UTF-8 each |
 //! | source format: 0 `.lora`, 1 JSON | u8 |
@@ -30,10 +30,13 @@
 //! # Trust
 //! Reading never panics and never trusts the file: the checksum catches
 //! accidental damage, a file written by another lora-rules version is
-//! refused (the tables' meaning may differ), the rules are parsed and
-//! checked again, and every table is checked for consistency with itself and
-//! with the rules (`Table::read`), so that a forged file can at worst give
-//! other answers, never an out-of-bounds read or a rule that does not exist.
+//! refused (the tables' meaning may differ; [`saved_source`] still gives its
+//! rules back), the rules are parsed and checked again, and every table is
+//! checked for consistency with itself and with the rules (`Table::read`, in
+//! time linear in its size), so that a forged file can at worst give other
+//! answers, never an out-of-bounds read, a hang or a rule that does not
+//! exist. [`verify`] (what `lora-rules check` does) also rebuilds the
+//! tables and compares them, which refuses forged tables too.
 
 use crate::Format;
 use crate::diag::{Diagnostic, Diagnostics, Source, code};
@@ -52,7 +55,7 @@ pub enum CompiledError {
     #[error("not a compiled rule file (it does not start with the `LORARC` magic bytes)")]
     NotCompiled,
     /// Written by another layout or lora-rules version.
-    #[error("compiled by lora-rules {written} (format {format}); this is lora-rules {} (format {FORMAT_VERSION})", env!("CARGO_PKG_VERSION"))]
+    #[error("written by lora-rules {written} (file format {format}); this is lora-rules {} (file format {FORMAT_VERSION})", env!("CARGO_PKG_VERSION"))]
     Version {
         /// The version that wrote the file.
         written: String,
@@ -74,24 +77,36 @@ pub enum CompiledError {
 impl CompiledError {
     /// As diagnostics (code `L041`, with advice), located at `file`.
     pub fn into_diagnostics(self, file: &str) -> Diagnostics {
-        match self {
-            CompiledError::Rules(d) => d,
-            e => {
-                let mut d = Diagnostics::default();
-                d.push(
-                    Diagnostic::error(code::COMPILED, format!("{file}: {e}")).with_help(
-                        "compile the rule file again with this lora-rules: `lora-rules compile RULES -o FILE`",
-                    ),
-                );
-                d
+        let help = match &self {
+            CompiledError::Rules(_) => None,
+            CompiledError::Version { format, .. } if *format == FORMAT_VERSION => Some(format!(
+                "compile it again with this lora-rules: `lora-rules compile {file} -o {file}` \
+                 reuses the rules saved in it (`lora-rules decompile {file}` prints them)"
+            )),
+            _ => Some(format!(
+                "compile the rule file again: `lora-rules compile RULES -o {file}`"
+            )),
+        };
+        match (self, help) {
+            (CompiledError::Rules(d), _) => d,
+            (e, help) => {
+                let mut d = Diagnostic::error(code::COMPILED, format!("{file}: {e}"));
+                if let Some(h) = help {
+                    d = d.with_help(h);
+                }
+                let mut ds = Diagnostics::default();
+                ds.push(d);
+                ds
             }
         }
     }
 }
 
-/// Whether `bytes` start like a compiled file.
+/// Whether `bytes` start like a compiled file: with [`MAGIC`]'s `LORARC`,
+/// or are a cut piece of it (no rule file starts so). A damaged magic is
+/// then reported as a damaged compiled file, not as rule text.
 pub fn is_compiled(bytes: &[u8]) -> bool {
-    bytes.starts_with(MAGIC)
+    bytes.starts_with(&MAGIC[..6]) || (!bytes.is_empty() && MAGIC.starts_with(bytes))
 }
 
 /// A compiled file read back: the matcher, the rule source it holds and the
@@ -140,12 +155,14 @@ pub fn write(source: &Source, format: Format, matcher: &Matcher) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::with_capacity(body.len() + 64);
+    let mut covered = Vec::with_capacity(body.len() + 32);
+    put_str(&mut covered, env!("CARGO_PKG_VERSION"));
+    covered.extend_from_slice(&body);
+    let mut out = Vec::with_capacity(covered.len() + 20);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    put_str(&mut out, env!("CARGO_PKG_VERSION"));
-    out.extend_from_slice(&fnv1a(&body).to_le_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&fnv1a(&covered).to_le_bytes());
+    out.extend_from_slice(&covered);
     out
 }
 
@@ -155,27 +172,16 @@ pub fn write(source: &Source, format: Format, matcher: &Matcher) -> Vec<u8> {
 ///
 /// # Errors
 /// See [`CompiledError`]; never panics on any input.
-pub fn read(bytes: &[u8]) -> Result<Loaded, CompiledError> {
-    let mut r = Reader::new(bytes);
-    if r.bytes(MAGIC.len()).ok() != Some(&MAGIC[..]) {
-        return Err(CompiledError::NotCompiled);
-    }
-    let corrupt = CompiledError::Corrupt;
-    let format_version = r.u32().map_err(corrupt)?;
-    let written = r.str().map_err(corrupt)?;
-    if format_version != FORMAT_VERSION || written != env!("CARGO_PKG_VERSION") {
+pub fn read(bytes: &[u8], file: &str) -> Result<Loaded, CompiledError> {
+    let mut r = open(bytes)?;
+    let written = r.str().map_err(CompiledError::Corrupt)?;
+    if written != env!("CARGO_PKG_VERSION") {
         return Err(CompiledError::Version {
-            written: written.to_string(),
-            format: format_version,
+            written: written.escape_debug().to_string(),
+            format: FORMAT_VERSION,
         });
     }
-    let sum = r.u64().map_err(corrupt)?;
-    if fnv1a(r.rest()) != sum {
-        return Err(CompiledError::Corrupt(
-            "the checksum does not match: the file was changed or cut after it was written".into(),
-        ));
-    }
-    let (source, format, config) = read_header(&mut r).map_err(corrupt)?;
+    let (source, format, config) = read_header(&mut r, file).map_err(CompiledError::Corrupt)?;
     let (rules, warnings) = crate::load(&source, format).map_err(CompiledError::Rules)?;
     let saved = [
         read_saved(&mut r, &rules, "forward")?,
@@ -196,7 +202,68 @@ pub fn read(bytes: &[u8]) -> Result<Loaded, CompiledError> {
     })
 }
 
-fn read_header(r: &mut Reader<'_>) -> Result<(Source, Format, Config), String> {
+/// [`read`], then the automata built again from the saved rules and
+/// compared with the saved tables: this also refuses a file whose tables
+/// were changed on purpose, checksum recomputed, which [`read`] can only
+/// keep from going out of bounds. Costs a full build (as compiling).
+///
+/// # Errors
+/// As [`read`]; [`CompiledError::Corrupt`] when the tables differ from
+/// those the rules compile to.
+pub fn verify(bytes: &[u8], file: &str) -> Result<Loaded, CompiledError> {
+    let loaded = read(bytes, file)?;
+    let (name, text, format) = saved_source(bytes)?;
+    let m = &loaded.matcher;
+    let rebuilt = Matcher::with_config(m.rules().clone(), m.config())?;
+    if write(&Source::new(name, text), format, &rebuilt) != bytes {
+        return Err(CompiledError::Corrupt(
+            "its tables are not the ones its rules compile to (changed after compiling, checksum recomputed)".into(),
+        ));
+    }
+    Ok(loaded)
+}
+
+/// The rule source saved in a compiled file, as it was written (name,
+/// text, format), without checking the rules; also from a file written by
+/// another lora-rules version with the same format version, so that its
+/// rules can be compiled again. O(file size).
+///
+/// # Errors
+/// [`CompiledError::NotCompiled`], [`CompiledError::Version`] for another
+/// format version, [`CompiledError::Corrupt`].
+pub fn saved_source(bytes: &[u8]) -> Result<(String, String, Format), CompiledError> {
+    let mut r = open(bytes)?;
+    r.str().map_err(CompiledError::Corrupt)?;
+    let (source, format, _) = read_header(&mut r, "").map_err(CompiledError::Corrupt)?;
+    Ok((source.name().to_string(), source.text().to_string(), format))
+}
+
+/// Checks the magic, format version and checksum; the reader is left at
+/// the lora-rules version string.
+fn open(bytes: &[u8]) -> Result<Reader<'_>, CompiledError> {
+    let mut r = Reader::new(bytes);
+    if r.bytes(MAGIC.len()).ok() != Some(&MAGIC[..]) {
+        return Err(CompiledError::NotCompiled);
+    }
+    let format_version = r.u32().map_err(CompiledError::Corrupt)?;
+    if format_version != FORMAT_VERSION {
+        return Err(CompiledError::Version {
+            written: "another version".into(),
+            format: format_version,
+        });
+    }
+    let sum = r.u64().map_err(CompiledError::Corrupt)?;
+    if fnv1a(r.rest()) != sum {
+        return Err(CompiledError::Corrupt(
+            "the checksum does not match: the file was changed or cut after it was written".into(),
+        ));
+    }
+    Ok(r)
+}
+
+/// The config and source; the source is named `NAME (saved in FILE)` so
+/// that diagnostics point at both (just `NAME` when `file` is empty).
+fn read_header(r: &mut Reader<'_>, file: &str) -> Result<(Source, Format, Config), String> {
     let mut limits = [0usize; 5];
     for l in &mut limits {
         *l = usize::try_from(r.u64()?).map_err(|_| "a limit does not fit this machine")?;
@@ -226,6 +293,11 @@ fn read_header(r: &mut Reader<'_>) -> Result<(Source, Format, Config), String> {
         0 => Format::Lora,
         1 => Format::Json,
         b => return Err(format!("unknown source format {b}")),
+    };
+    let name = if file.is_empty() {
+        name
+    } else {
+        format!("{name} (saved in {file})")
     };
     Ok((Source::new(name, text), format, config))
 }
@@ -367,38 +439,40 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
         ]
     }
 
-    /// Where the checksummed body starts.
-    fn body_start(bytes: &[u8]) -> usize {
-        let n = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-        16 + n + 8
-    }
+    /// Where the checksummed part starts (magic, format version, checksum).
+    const COVERED: usize = 20;
 
     fn fix_checksum(bytes: &mut [u8]) {
-        let at = body_start(bytes);
-        let sum = fnv1a(&bytes[at..]);
-        bytes[at - 8..at].copy_from_slice(&sum.to_le_bytes());
+        let sum = fnv1a(&bytes[COVERED..]);
+        bytes[12..COVERED].copy_from_slice(&sum.to_le_bytes());
     }
 
     #[test]
     fn round_trip_gives_the_same_answers_and_tables() {
         for config in configs() {
             let (bytes, m) = compiled(&config);
-            let loaded = read(&bytes).unwrap_or_else(|e| panic!("{e}"));
+            let loaded = read(&bytes, "t.lorac").unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(loaded.source.text(), RULES);
+            assert_eq!(loaded.source.name(), "t.lora (saved in t.lorac)");
             assert_eq!(loaded.format, Format::Lora);
             assert_eq!(loaded.matcher.stats(), m.stats(), "{config:?}");
             for n in NAMES {
                 assert_eq!(loaded.matcher.resolve_index(n), m.resolve_index(n), "{n}");
             }
             // Written again, byte for byte the same.
-            assert_eq!(write(&loaded.source, loaded.format, &loaded.matcher), bytes);
+            let source = Source::new("t.lora", loaded.source.text().to_string());
+            assert_eq!(write(&source, loaded.format, &loaded.matcher), bytes);
+            assert_eq!(
+                saved_source(&bytes).expect("source"),
+                ("t.lora".to_string(), RULES.to_string(), Format::Lora)
+            );
         }
     }
 
     #[test]
     fn the_default_config_saves_both_tables() {
         let (bytes, _) = compiled(&Config::default());
-        let m = read(&bytes).expect("read").matcher;
+        let m = read(&bytes, "t.lorac").expect("read").matcher;
         let s = m.stats();
         assert_eq!((s.forward, s.reverse), ("dense", "dense"));
     }
@@ -407,27 +481,78 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
     fn refuses_other_files_versions_and_damage() {
         let (bytes, _) = compiled(&Config::default());
         assert!(matches!(
-            read(b"key \"q\" exclude"),
+            read(b"key \"q\" exclude", "t"),
             Err(CompiledError::NotCompiled)
         ));
         let mut other = bytes.clone();
         other[8] = 9;
-        let e = read(&other).unwrap_err();
+        let e = read(&other, "t").unwrap_err();
         assert!(matches!(e, CompiledError::Version { format: 9, .. }), "{e}");
+        // Another lora-rules version: refused, but its rules can be read.
+        let mut newer = bytes.clone();
+        newer[COVERED + 4] = b'9';
+        fix_checksum(&mut newer);
+        let e = read(&newer, "t").unwrap_err().to_string();
+        assert!(e.starts_with("written by lora-rules 9"), "{e}");
+        assert_eq!(saved_source(&newer).expect("source").1, RULES);
+        // Damage anywhere after the format version, the version string
+        // included, is caught by the checksum.
+        for at in [COVERED + 4, bytes.len() - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1;
+            let e = read(&flipped, "t").unwrap_err().to_string();
+            assert!(e.contains("checksum does not match"), "{e}");
+        }
         let mut flipped = bytes.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 1;
-        let e = read(&flipped).unwrap_err().to_string();
-        assert!(e.contains("checksum does not match"), "{e}");
-        let d = read(&flipped).unwrap_err().into_diagnostics("x.lorac");
+        flipped[30] ^= 1;
+        let d = read(&flipped, "x.lorac")
+            .unwrap_err()
+            .into_diagnostics("x.lorac");
         assert_eq!(d.iter().next().map(|d| d.code()), Some(code::COMPILED));
+        // A cut or damaged magic still reads as a compiled file.
+        assert!(is_compiled(&bytes[..3]) && is_compiled(b"LORARC\0\x07"));
+        assert!(!is_compiled(b"") && !is_compiled(b"key \"LORARC\" exclude"));
+    }
+
+    /// Tables of another rule set of the same shape (two rules swapped),
+    /// checksum recomputed: `read` takes them, `verify` does not.
+    #[test]
+    fn verify_refuses_tables_of_other_rules() {
+        let swapped = RULES.replacen(
+            "key \"k_proj\" { rank = 8 }\nkey \"v_proj\" { rank = 8 }",
+            "key \"v_proj\" { rank = 8 }\nkey \"k_proj\" { rank = 8 }",
+            1,
+        );
+        assert_ne!(swapped, RULES);
+        let build = |text: &str| {
+            let source = Source::new("t.lora", text.to_string());
+            let (rules, _) = crate::load(&source, Format::Lora).expect("rules");
+            let m = Matcher::with_config(rules, &Config::default()).expect("compile");
+            write(&source, Format::Lora, &m)
+        };
+        let (ours, theirs) = (build(RULES), build(&swapped));
+        assert_eq!(ours.len(), theirs.len());
+        let tables_at = ours
+            .windows(RULES.len())
+            .position(|w| w == RULES.as_bytes())
+            .expect("source in file")
+            + RULES.len()
+            + 1;
+        let mut forged = ours[..tables_at].to_vec();
+        forged.extend_from_slice(&theirs[tables_at..]);
+        assert_ne!(forged, ours);
+        fix_checksum(&mut forged);
+        assert!(read(&forged, "t").is_ok());
+        let e = verify(&forged, "t").unwrap_err().to_string();
+        assert!(e.contains("not the ones its rules compile to"), "{e}");
+        assert!(verify(&ours, "t").is_ok());
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let (bytes, _) = compiled(&Config::default());
         for n in 0..bytes.len() {
-            assert!(read(&bytes[..n]).is_err(), "cut at {n}");
+            assert!(read(&bytes[..n], "t").is_err(), "cut at {n}");
         }
     }
 
@@ -439,9 +564,9 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
         let keys = "key \"q_proj\" { rank = 16 }\n";
         let source = Source::new("t.lora", keys.to_string());
         let (rules, _) = crate::load(&source, Format::Lora).expect("rules");
-        let mut r = Reader::new(&bytes);
-        r.bytes(body_start(&bytes)).unwrap();
-        let (_, _, config) = read_header(&mut r).unwrap();
+        let mut r = open(&bytes).expect("open");
+        r.str().expect("version");
+        let (_, _, config) = read_header(&mut r, "t").expect("header");
         let saved = [
             read_saved(&mut r, &rules, "forward"),
             read_saved(&mut r, &rules, "reverse"),
@@ -464,11 +589,10 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
         #[test]
         fn forged_bytes_never_panic(at in any::<prop::sample::Index>(), value in any::<u8>(), config in 0usize..3) {
             let (mut bytes, _) = compiled(&configs()[config]);
-            let start = body_start(&bytes);
-            let i = start + at.index(bytes.len() - start);
+            let i = COVERED + at.index(bytes.len() - COVERED);
             bytes[i] = value;
             fix_checksum(&mut bytes);
-            if let Ok(loaded) = read(&bytes) {
+            if let Ok(loaded) = read(&bytes, "t") {
                 for n in NAMES {
                     let _ = loaded.matcher.resolve_index(n);
                 }

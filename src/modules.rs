@@ -47,8 +47,14 @@ impl ModuleList {
 /// A diagnostic naming the file for I/O errors, oversize files, and invalid
 /// UTF-8 (located at the first bad byte, with line and column).
 pub fn read_source(path: &Path) -> Result<Source, Diagnostic> {
-    let name = path.display().to_string();
-    let bytes = read_bytes(path)?;
+    source_from_bytes(path.display().to_string(), read_bytes(path)?)
+}
+
+/// `bytes` read from a file named `name` as UTF-8 text.
+///
+/// # Errors
+/// `L002` at the first invalid byte, with its line and column.
+pub fn source_from_bytes(name: String, bytes: Vec<u8>) -> Result<Source, Diagnostic> {
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(name, text)),
         Err(e) => {
@@ -336,12 +342,16 @@ pub fn read_safetensors_header(path: &Path) -> Result<Vec<(String, TensorInfo)>,
 }
 
 /// Writes `bytes` to `path` atomically: into a new temporary file in the
-/// same directory (created exclusively), synced, then renamed over `path`.
-/// A failure at any point leaves `path` untouched and removes the temporary
-/// file.
+/// same directory (created exclusively), synced, given the permissions of
+/// the file it replaces, then renamed over it. A failure at any point
+/// leaves `path` untouched and removes the temporary file. A symbolic link
+/// is followed (the file it points to is replaced, the link kept); a path
+/// that exists but is not a regular file (`/dev/stdout`, a FIFO) is written
+/// in place, as there is nothing to rename over.
 ///
 /// # Errors
-/// A diagnostic naming the path and the I/O error.
+/// A diagnostic naming the path and the I/O error (`path` a directory
+/// included).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
     use std::io::Write;
     let fail = |e: std::io::Error| {
@@ -349,19 +359,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
             code::ENCODING,
             format!("cannot write `{}`: {e}", path.display()),
         )
+        .with_help("give a writable file path (its directory must exist)")
     };
-    let dir = match path.parent() {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let existing = std::fs::metadata(&target).ok();
+    if let Some(m) = &existing {
+        if m.is_dir() {
+            return Err(fail(std::io::Error::other(
+                "it is a directory; name a file in it",
+            )));
+        }
+        if !m.is_file() {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .and_then(|mut f| f.write_all(bytes))
+                .map_err(fail);
+        }
+    }
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let file_name = path
+    let file_name = target
         .file_name()
         .ok_or_else(|| fail(std::io::Error::other("the output path names no file")))?
         .to_string_lossy()
         .into_owned();
+    // Short enough that the temporary name fits where the name itself fits.
+    let stem: String = file_name.chars().take(64).collect();
     let mut n = 0u32;
     let (tmp, mut f) = loop {
-        let tmp = dir.join(format!(".{file_name}.tmp-{}-{n}", std::process::id()));
+        let tmp = dir.join(format!(".{stem}.tmp-{}-{n}", std::process::id()));
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -374,10 +403,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Diagnostic> {
     };
     let r = f
         .write_all(bytes)
+        .and_then(|()| match &existing {
+            Some(m) => f.set_permissions(m.permissions()),
+            None => Ok(()),
+        })
         .and_then(|()| f.sync_all())
         .and_then(|()| {
             drop(f);
-            std::fs::rename(&tmp, path)
+            std::fs::rename(&tmp, &target)
         });
     if let Err(e) = r {
         let _ = std::fs::remove_file(&tmp);

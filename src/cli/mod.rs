@@ -130,9 +130,15 @@ enum Command {
     Compile {
         /// The rule file (`.lora` or JSON dictionary).
         rules: PathBuf,
-        /// The compiled file to write (e.g. `rules.lorac`), atomically.
+        /// The compiled file to write (e.g. `rules.lorac`), atomically; `-`:
+        /// standard output.
         #[arg(long, short = 'o')]
         output: PathBuf,
+    },
+    /// Print the rule file saved in a compiled file, as it was written.
+    Decompile {
+        /// The compiled file.
+        file: PathBuf,
     },
     /// Show the winning rule for MODULE and every other rule that matches it.
     Explain {
@@ -220,51 +226,166 @@ pub(crate) fn one(d: Diagnostic) -> Diagnostics {
 }
 
 /// Loads and compiles a rule file.
-pub(crate) fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
-    if is_compiled_file(path) {
-        let bytes = lora_rules::modules::read_bytes(path).map_err(|d| (one(d), Exit::Usage))?;
-        let loaded = lora_rules::compiled::read(&bytes).map_err(|e| {
-            (
-                e.into_diagnostics(&path.display().to_string()),
-                Exit::Diagnostics,
-            )
-        })?;
-        return Ok((loaded.matcher, loaded.warnings));
+/// A rule file as read: text, or a compiled file (`lora-rules compile`).
+pub(crate) enum RulesInput {
+    /// A `.lora`, JSON or legacy config text.
+    Text(lora_rules::diag::Source),
+    /// A compiled file's bytes and the name it was given.
+    Compiled(Vec<u8>, String),
+}
+
+/// Reads RULES once (it may be a pipe or `-`) and tells a compiled file
+/// (magic bytes, or a `.lorac` name) from text.
+pub(crate) fn read_rules(path: &Path) -> Result<RulesInput, (Diagnostics, Exit)> {
+    let bytes = lora_rules::modules::read_bytes(path).map_err(|d| (one(d), Exit::Usage))?;
+    let name = path.display().to_string();
+    if lora_rules::compiled::is_compiled(&bytes) || path.extension().is_some_and(|e| e == "lorac") {
+        return Ok(RulesInput::Compiled(bytes, name));
     }
-    let (m, warnings, _, _) = load_text_rules(path)?;
-    Ok((m, warnings))
+    lora_rules::modules::source_from_bytes(name, bytes)
+        .map(RulesInput::Text)
+        .map_err(|d| (one(d), Exit::Usage))
 }
 
-/// Whether `path` is a compiled rule file (starts with the magic bytes).
-pub(crate) fn is_compiled_file(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 8];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && lora_rules::compiled::is_compiled(&head)
+/// The checked, compiled rules of RULES (text or compiled file) and their
+/// warnings.
+pub(crate) fn load_rules(path: &Path) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
+    load_input(read_rules(path)?, false)
 }
 
-/// A `.lora` or JSON rule file: checked and compiled, with its source and
-/// format.
-fn load_text_rules(
-    path: &Path,
-) -> Result<(Matcher, Diagnostics, lora_rules::diag::Source, Format), (Diagnostics, Exit)> {
-    let source = lora_rules::modules::read_source(path).map_err(|d| (one(d), Exit::Usage))?;
-    let format = Format::detect(source.name(), source.text());
-    let (rules, warnings) =
-        lora_rules::load(&source, format).map_err(|d| (d, Exit::Diagnostics))?;
+/// [`load_rules`] from what [`read_rules`] read; `verify`: a compiled file's
+/// tables are also rebuilt and compared (`compiled::verify`).
+pub(crate) fn load_input(
+    input: RulesInput,
+    verify: bool,
+) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
+    match input {
+        RulesInput::Compiled(bytes, name) => {
+            let read = if verify {
+                lora_rules::compiled::verify
+            } else {
+                lora_rules::compiled::read
+            };
+            let loaded =
+                read(&bytes, &name).map_err(|e| (e.into_diagnostics(&name), Exit::Diagnostics))?;
+            Ok((loaded.matcher, loaded.warnings))
+        }
+        RulesInput::Text(source) => {
+            let format = Format::detect(source.name(), source.text());
+            let (m, warnings) = compile_source(&source, format)?;
+            Ok((m, warnings))
+        }
+    }
+}
+
+/// A `.lora` or JSON rule source, checked and compiled.
+fn compile_source(
+    source: &lora_rules::diag::Source,
+    format: Format,
+) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
+    let (rules, warnings) = lora_rules::load(source, format).map_err(|d| (d, Exit::Diagnostics))?;
     let m = Matcher::new(rules).map_err(|e| {
         (
             one(
                 Diagnostic::error(lora_rules::diag::code::AUTOMATON_LIMIT, e.to_string())
-                    .with_source(&source)
+                    .with_source(source)
                     .with_help("raise the limits or split the rule set"),
             ),
             Exit::Diagnostics,
         )
     })?;
-    Ok((m, warnings, source, format))
+    Ok((m, warnings))
+}
+
+/// `lora-rules compile`: RULES (text, or a compiled file whose saved rules
+/// are compiled again) to OUTPUT (`-`: standard output).
+fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
+    let usage = |message: String, help: &str| {
+        (
+            one(Diagnostic::error(lora_rules::diag::code::ENCODING, message).with_help(help)),
+            Exit::Usage,
+        )
+    };
+    let t = std::time::Instant::now();
+    let (source, format) = match read_rules(rules)? {
+        RulesInput::Text(source) => {
+            if legacy::is_legacy_config(&source) {
+                return Err((
+                    one(
+                        Diagnostic::error(
+                            lora_rules::diag::code::LEGACY,
+                            format!("`{}` is a PEFT adapter config, not a rule file", rules.display()),
+                        )
+                        .with_help(format!(
+                            "convert it first: `lora-rules convert {} -o rules.lora`, then compile rules.lora",
+                            rules.display()
+                        )),
+                    ),
+                    Exit::Diagnostics,
+                ));
+            }
+            if output != Path::new("-") && same_file(rules, output) {
+                return Err(usage(
+                    format!(
+                        "`-o {}` is the rule file itself: compiling would replace its text with binary tables",
+                        output.display()
+                    ),
+                    "write the compiled file beside it, e.g. `-o rules.lorac`",
+                ));
+            }
+            let format = Format::detect(source.name(), source.text());
+            (source, format)
+        }
+        RulesInput::Compiled(bytes, name) => {
+            let (saved_name, text, format) = lora_rules::compiled::saved_source(&bytes)
+                .map_err(|e| (e.into_diagnostics(&name), Exit::Diagnostics))?;
+            (lora_rules::diag::Source::new(saved_name, text), format)
+        }
+    };
+    let (m, warnings) = compile_source(&source, format)?;
+    let built = t.elapsed();
+    report(&warnings, fmt);
+    let bytes = lora_rules::compiled::write(&source, format, &m);
+    if bytes.len() as u64 > lora_rules::limits::MAX_FILE_BYTES {
+        return Err(usage(
+            format!(
+                "the compiled file would be {} bytes, over the {} MiB that reading it allows",
+                bytes.len(),
+                lora_rules::limits::MAX_FILE_BYTES >> 20
+            ),
+            "split the rule set, or use the rule file itself",
+        ));
+    }
+    if output == Path::new("-") {
+        use std::io::Write;
+        std::io::stdout().lock().write_all(&bytes).map_err(|e| {
+            usage(
+                format!("cannot write to standard output: {e}"),
+                "check the pipe",
+            )
+        })?;
+    } else {
+        lora_rules::modules::write_atomic(output, &bytes).map_err(|d| (one(d), Exit::Usage))?;
+    }
+    let s = m.stats();
+    eprintln!(
+        "wrote {}: {} bytes; forward automaton {}, reverse {} ({} states); checking and building took {} ms",
+        output.display(),
+        bytes.len(),
+        s.forward,
+        s.reverse,
+        s.dense_states,
+        built.as_millis()
+    );
+    Ok(Exit::Ok)
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn load_modules(path: &Path) -> Result<ModuleList, (Diagnostics, Exit)> {
@@ -304,7 +425,8 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             modules,
             deny_warnings,
         } => {
-            let (m, mut warnings) = load_rules(&rules)?;
+            // A compiled file's tables are rebuilt and compared, too.
+            let (m, mut warnings) = load_input(read_rules(&rules)?, true)?;
             warnings.extend(lora_rules::lints::pattern_lints(m.rules()));
             let (dead, skipped) = lora_rules::lints::dead_rules(m.rules());
             warnings.extend(dead);
@@ -352,19 +474,15 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             modules,
             format,
         } => {
-            let legacy_source = if is_compiled_file(&rules) {
-                None
-            } else {
-                let source =
-                    lora_rules::modules::read_source(&rules).map_err(|d| (one(d), Exit::Usage))?;
-                legacy::is_legacy_config(&source).then_some(source)
-            };
+            let input = read_rules(&rules)?;
             let list = load_modules(&modules)?;
             let names = list.names();
-            let (rows, rule_names) = if let Some(source) = legacy_source {
-                (legacy::rows(&source, &list)?, Vec::new())
+            let (rows, rule_names) = if let RulesInput::Text(source) = &input
+                && legacy::is_legacy_config(source)
+            {
+                (legacy::rows(source, &list)?, Vec::new())
             } else {
-                let (m, warnings) = load_rules(&rules)?;
+                let (m, warnings) = load_input(input, false)?;
                 report(&warnings, fmt);
                 let winners = m.resolve_batch(&names);
                 let rule_names = m
@@ -471,24 +589,15 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             model,
             format,
         } => peft_cmds::inspect_cmd(&adapter_dir, model.as_deref(), format),
-        Command::Compile { rules, output } => {
-            let t = std::time::Instant::now();
-            let (m, warnings, source, format) = load_text_rules(&rules)?;
-            let built = t.elapsed();
-            report(&warnings, fmt);
-            let bytes = lora_rules::compiled::write(&source, format, &m);
-            lora_rules::modules::write_atomic(&output, &bytes)
-                .map_err(|d| (one(d), Exit::Usage))?;
-            let s = m.stats();
-            eprintln!(
-                "wrote {}: {} bytes; forward automaton {}, reverse {} ({} states); checking and building took {} ms",
-                output.display(),
-                bytes.len(),
-                s.forward,
-                s.reverse,
-                s.dense_states,
-                built.as_millis()
-            );
+        Command::Compile { rules, output } => compile_cmd(&rules, &output, fmt),
+        Command::Decompile { file } => {
+            let bytes =
+                lora_rules::modules::read_bytes(&file).map_err(|d| (one(d), Exit::Usage))?;
+            let name = file.display().to_string();
+            let (_, text, _) = lora_rules::compiled::saved_source(&bytes)
+                .map_err(|e| (e.into_diagnostics(&name), Exit::Diagnostics))?;
+            use std::io::Write;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Ok(Exit::Ok)
         }
         Command::Explain { rules, module } => {

@@ -538,5 +538,112 @@ fn compiled_file_resolves_like_its_rules() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("L041"), "{err}");
     assert!(err.contains("checksum does not match"), "{err}");
-    assert!(err.contains("lora-rules compile RULES -o FILE"), "{err}");
+    assert!(err.contains("lora-rules compile RULES -o "), "{err}");
+}
+
+/// Runs the binary with `input` on its standard input.
+fn run_stdin(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    use std::io::Write;
+    let mut child = bin()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rules_and_compiled_files_read_once_from_stdin() {
+    let text = std::fs::read("examples/llama-3-8b.lora").expect("example");
+    let args = ["resolve", "-", "-m", "examples/models/llama-3-8b.tsv"];
+    let (code, out, err) = run_stdin(&args, &text);
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(
+        out.contains("422 modules: 176 adapted, 65 excluded, 181 unmatched\n"),
+        "{out}"
+    );
+    // `compile -o -` writes the compiled file to stdout; it reads back from stdin.
+    let (code, compiled, err) = run_stdin(&["compile", "-", "-o", "-"], &text);
+    assert_eq!(code, 0, "{err}");
+    assert!(compiled.starts_with(lora_rules::compiled::MAGIC));
+    let (code, again, err) = run_stdin(&args, &compiled);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8(again).expect("utf-8"), out);
+    // The saved rules come back verbatim.
+    let (code, source, _) = run_stdin(&["decompile", "-"], &compiled);
+    assert_eq!((code, source), (0, text));
+}
+
+#[test]
+fn compile_refuses_what_it_would_destroy_or_cannot_use() {
+    let rules = tmp("self.lora", "\"a\" { rank = 8 }\n");
+    let (code, _, err) = run(&["compile", &rules, "-o", &rules]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is the rule file itself"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&rules).expect("kept"),
+        "\"a\" { rank = 8 }\n"
+    );
+    let legacy = tmp(
+        "adapter_config.json",
+        r#"{"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj"]}"#,
+    );
+    let (code, _, err) = run(&["compile", &legacy, "-o", &tmp("l.lorac", "")]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("lora-rules convert"), "{err}");
+    // A damaged magic is still reported as a compiled file (L041), with
+    // the same exit code as any other damage.
+    let compiled = tmp("m.lorac", "");
+    assert_eq!(run(&["compile", &rules, "-o", &compiled]).0, 0);
+    let mut bytes = std::fs::read(&compiled).expect("compiled");
+    bytes[2] ^= 1;
+    std::fs::write(&compiled, &bytes).expect("write");
+    let (code, _, err) = run(&["check", &compiled]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("L041") && err.contains("magic"), "{err}");
+    std::fs::write(&compiled, b"").expect("write");
+    assert_eq!(run(&["check", &compiled]).0, 1);
+}
+
+/// `-o` through a symbolic link replaces the file it points to and keeps
+/// the link; the replaced file keeps its permissions.
+#[cfg(unix)]
+#[test]
+fn atomic_writes_follow_links_and_keep_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let rules = tmp("w.lora", "\"a\" { rank = 8 }\n");
+    let real = tmp("w-real.lorac", "old");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let link = format!("{real}.link");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let (code, _, err) = run(&["compile", &rules, "-o", &link]);
+    assert_eq!(code, 0, "{err}");
+    let meta = std::fs::symlink_metadata(&link).expect("link");
+    assert!(meta.file_type().is_symlink());
+    let bytes = std::fs::read(&real).expect("target");
+    assert!(bytes.starts_with(lora_rules::compiled::MAGIC));
+    let mode = std::fs::metadata(&real).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir = std::path::Path::new(&real)
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let (code, _, err) = run(&["compile", &rules, "-o", &dir.display().to_string()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is a directory"), "{err}");
 }
