@@ -175,10 +175,14 @@ fn main() {
         let text =
             std::fs::read_to_string(format!("{}/{rules_file}", common::DATA)).unwrap_or_default();
         let format = lora_rules::Format::detect(rules_file, &text);
-        let bytes =
-            lora_rules::compiled::write(&lora_rules::Source::new(rules_file, text), format, &m);
+        let (_, bytes, _) = lora_rules::compiled::compile(
+            &lora_rules::Source::new(rules_file, text),
+            format,
+            &lora_rules::engine::Config::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let t2 = Instant::now();
-        let from_file = lora_rules::compiled::read(&bytes, rules_file)
+        let from_file = lora_rules::compiled::read(&bytes)
             .unwrap_or_else(|e| panic!("{e}"))
             .matcher;
         let compiled_load = t2.elapsed();

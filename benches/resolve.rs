@@ -48,11 +48,14 @@ fn compile(c: &mut Criterion) {
         // The same from a compiled file (`lora-rules compile -o`): parse and
         // check, tables read instead of built.
         let src = lora_rules::Source::new(file, text.clone());
-        let bytes = lora_rules::compiled::write(&src, lora_rules::Format::detect(file, &text), &m);
+        let format = lora_rules::Format::detect(file, &text);
+        let (_, bytes, _) =
+            lora_rules::compiled::compile(&src, format, &lora_rules::engine::Config::default())
+                .unwrap_or_else(|e| panic!("{e}"));
         g.bench_function(BenchmarkId::new("load-compiled", file), |b| {
             b.iter_batched(
                 || (),
-                |()| lora_rules::compiled::read(&bytes, file).unwrap_or_else(|e| panic!("{e}")),
+                |()| lora_rules::compiled::read(&bytes).unwrap_or_else(|e| panic!("{e}")),
                 BatchSize::LargeInput,
             )
         });

@@ -54,13 +54,17 @@ pub enum CompiledError {
     /// The bytes do not start with [`MAGIC`].
     #[error("not a compiled rule file (it does not start with the `LORARC` magic bytes)")]
     NotCompiled,
-    /// Written by another layout or lora-rules version.
-    #[error("written by lora-rules {written} (file format {format}); this is lora-rules {} (file format {FORMAT_VERSION})", env!("CARGO_PKG_VERSION"))]
+    /// Written by another lora-rules version (same file format).
+    #[error("written by lora-rules {written}; this is lora-rules {}", env!("CARGO_PKG_VERSION"))]
     Version {
         /// The version that wrote the file.
         written: String,
-        /// Its format version.
-        format: u32,
+    },
+    /// Another file format version.
+    #[error("file format {found}; this lora-rules reads file format {FORMAT_VERSION}")]
+    Format {
+        /// The format version in the file.
+        found: u32,
     },
     /// Truncated, damaged (checksum) or inconsistent.
     #[error("damaged compiled file: {0}")]
@@ -78,27 +82,25 @@ impl CompiledError {
     /// As diagnostics (code `L041`, with advice), located at `file`.
     pub fn into_diagnostics(self, file: &str) -> Diagnostics {
         let help = match &self {
-            CompiledError::Rules(_) => None,
-            CompiledError::Version { format, .. } if *format == FORMAT_VERSION => Some(format!(
+            CompiledError::Rules(_) => format!(
+                "these are the rules saved in `{file}`; `lora-rules decompile {file}` prints them"
+            ),
+            CompiledError::NotCompiled => "give the output of `lora-rules compile RULES -o FILE`; \
+                 a rule file in text named `*.lorac` is taken for a compiled one: rename it \
+                 `.lora` or `.json`"
+                .to_string(),
+            CompiledError::Version { .. } => format!(
                 "compile it again with this lora-rules: `lora-rules compile {file} -o {file}` \
                  reuses the rules saved in it (`lora-rules decompile {file}` prints them)"
-            )),
-            _ => Some(format!(
-                "compile the rule file again: `lora-rules compile RULES -o {file}`"
-            )),
+            ),
+            _ => format!("compile the rule file again: `lora-rules compile RULES -o {file}`"),
         };
-        match (self, help) {
-            (CompiledError::Rules(d), _) => d,
-            (e, help) => {
-                let mut d = Diagnostic::error(code::COMPILED, format!("{file}: {e}"));
-                if let Some(h) = help {
-                    d = d.with_help(h);
-                }
-                let mut ds = Diagnostics::default();
-                ds.push(d);
-                ds
-            }
-        }
+        let (mut ds, message) = match self {
+            CompiledError::Rules(d) => (d, format!("{file}: the rules saved in it have errors")),
+            e => (Diagnostics::default(), format!("{file}: {e}")),
+        };
+        ds.push(Diagnostic::error(code::COMPILED, message).with_help(help));
+        ds
     }
 }
 
@@ -123,9 +125,49 @@ pub struct Loaded {
     pub warnings: Diagnostics,
 }
 
-/// The compiled file of `matcher`, built from `source` read as `format`
-/// with [`Matcher::with_config`]. O(size of the tables + source).
-pub fn write(source: &Source, format: Format, matcher: &Matcher) -> Vec<u8> {
+/// Checks and compiles `source` (read as `format`) with `config`, and
+/// writes its compiled file: the matcher, the file's bytes and the warnings.
+/// The matcher is built here, so the tables always belong to the source.
+/// Costs a full build ([`Matcher::with_config`]).
+///
+/// # Errors
+/// The source's diagnostics; `L040` if the automaton cannot be built;
+/// `L004` if the file would be larger than [`crate::limits::MAX_FILE_BYTES`],
+/// which is all that reading it back allows.
+pub fn compile(
+    source: &Source,
+    format: Format,
+    config: &Config,
+) -> Result<(Matcher, Vec<u8>, Diagnostics), Diagnostics> {
+    let (rules, warnings) = crate::load(source, format)?;
+    let one = |d: Diagnostic| {
+        let mut ds = Diagnostics::default();
+        ds.push(d.with_source(source));
+        ds
+    };
+    let m = Matcher::with_config(rules, config).map_err(|e| {
+        one(Diagnostic::error(code::AUTOMATON_LIMIT, e.to_string())
+            .with_help("raise the limits or split the rule set"))
+    })?;
+    let bytes = write(source, format, &m);
+    if bytes.len() as u64 > crate::limits::MAX_FILE_BYTES {
+        return Err(one(Diagnostic::error(
+            code::LIMIT,
+            format!(
+                "the compiled file would be {} bytes, over the {} MiB that reading it allows",
+                bytes.len(),
+                crate::limits::MAX_FILE_BYTES >> 20
+            ),
+        )
+        .with_help("split the rule set, or use the rule file itself")));
+    }
+    Ok((m, bytes, warnings))
+}
+
+/// The compiled file of `matcher`, which must have been built from
+/// `source` read as `format` (as [`compile`] does). O(size of the tables +
+/// source).
+fn write(source: &Source, format: Format, matcher: &Matcher) -> Vec<u8> {
     let mut body = Vec::new();
     let c = matcher.config();
     for v in [
@@ -172,16 +214,17 @@ pub fn write(source: &Source, format: Format, matcher: &Matcher) -> Vec<u8> {
 ///
 /// # Errors
 /// See [`CompiledError`]; never panics on any input.
-pub fn read(bytes: &[u8], file: &str) -> Result<Loaded, CompiledError> {
+/// The saved rules keep the name they were compiled under; name the
+/// compiled file in messages with [`CompiledError::into_diagnostics`].
+pub fn read(bytes: &[u8]) -> Result<Loaded, CompiledError> {
     let mut r = open(bytes)?;
     let written = r.str().map_err(CompiledError::Corrupt)?;
     if written != env!("CARGO_PKG_VERSION") {
         return Err(CompiledError::Version {
             written: written.escape_debug().to_string(),
-            format: FORMAT_VERSION,
         });
     }
-    let (source, format, config) = read_header(&mut r, file).map_err(CompiledError::Corrupt)?;
+    let (source, format, config) = read_header(&mut r).map_err(CompiledError::Corrupt)?;
     let (rules, warnings) = crate::load(&source, format).map_err(CompiledError::Rules)?;
     let saved = [
         read_saved(&mut r, &rules, "forward")?,
@@ -210,8 +253,8 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Loaded, CompiledError> {
 /// # Errors
 /// As [`read`]; [`CompiledError::Corrupt`] when the tables differ from
 /// those the rules compile to.
-pub fn verify(bytes: &[u8], file: &str) -> Result<Loaded, CompiledError> {
-    let loaded = read(bytes, file)?;
+pub fn verify(bytes: &[u8]) -> Result<Loaded, CompiledError> {
+    let loaded = read(bytes)?;
     let (name, text, format) = saved_source(bytes)?;
     let m = &loaded.matcher;
     let rebuilt = Matcher::with_config(m.rules().clone(), m.config())?;
@@ -234,7 +277,7 @@ pub fn verify(bytes: &[u8], file: &str) -> Result<Loaded, CompiledError> {
 pub fn saved_source(bytes: &[u8]) -> Result<(String, String, Format), CompiledError> {
     let mut r = open(bytes)?;
     r.str().map_err(CompiledError::Corrupt)?;
-    let (source, format, _) = read_header(&mut r, "").map_err(CompiledError::Corrupt)?;
+    let (source, format, _) = read_header(&mut r).map_err(CompiledError::Corrupt)?;
     Ok((source.name().to_string(), source.text().to_string(), format))
 }
 
@@ -246,10 +289,14 @@ fn open(bytes: &[u8]) -> Result<Reader<'_>, CompiledError> {
         return Err(CompiledError::NotCompiled);
     }
     let format_version = r.u32().map_err(CompiledError::Corrupt)?;
+    if format_version == 0 || format_version > 1024 {
+        return Err(CompiledError::Corrupt(format!(
+            "file format version {format_version} is not one lora-rules ever wrote"
+        )));
+    }
     if format_version != FORMAT_VERSION {
-        return Err(CompiledError::Version {
-            written: "another version".into(),
-            format: format_version,
+        return Err(CompiledError::Format {
+            found: format_version,
         });
     }
     let sum = r.u64().map_err(CompiledError::Corrupt)?;
@@ -261,9 +308,10 @@ fn open(bytes: &[u8]) -> Result<Reader<'_>, CompiledError> {
     Ok(r)
 }
 
-/// The config and source; the source is named `NAME (saved in FILE)` so
-/// that diagnostics point at both (just `NAME` when `file` is empty).
-fn read_header(r: &mut Reader<'_>, file: &str) -> Result<(Source, Format, Config), String> {
+/// The config and the source, named as when it was compiled (so that
+/// diagnostics keep the `file:line:col` form; [`CompiledError::into_diagnostics`]
+/// names the compiled file).
+fn read_header(r: &mut Reader<'_>) -> Result<(Source, Format, Config), String> {
     let mut limits = [0usize; 5];
     for l in &mut limits {
         *l = usize::try_from(r.u64()?).map_err(|_| "a limit does not fit this machine")?;
@@ -293,11 +341,6 @@ fn read_header(r: &mut Reader<'_>, file: &str) -> Result<(Source, Format, Config
         0 => Format::Lora,
         1 => Format::Json,
         b => return Err(format!("unknown source format {b}")),
-    };
-    let name = if file.is_empty() {
-        name
-    } else {
-        format!("{name} (saved in {file})")
     };
     Ok((Source::new(name, text), format, config))
 }
@@ -451,9 +494,9 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
     fn round_trip_gives_the_same_answers_and_tables() {
         for config in configs() {
             let (bytes, m) = compiled(&config);
-            let loaded = read(&bytes, "t.lorac").unwrap_or_else(|e| panic!("{e}"));
+            let loaded = read(&bytes).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(loaded.source.text(), RULES);
-            assert_eq!(loaded.source.name(), "t.lora (saved in t.lorac)");
+            assert_eq!(loaded.source.name(), "t.lora");
             assert_eq!(loaded.format, Format::Lora);
             assert_eq!(loaded.matcher.stats(), m.stats(), "{config:?}");
             for n in NAMES {
@@ -472,7 +515,7 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
     #[test]
     fn the_default_config_saves_both_tables() {
         let (bytes, _) = compiled(&Config::default());
-        let m = read(&bytes, "t.lorac").expect("read").matcher;
+        let m = read(&bytes).expect("read").matcher;
         let s = m.stats();
         assert_eq!((s.forward, s.reverse), ("dense", "dense"));
     }
@@ -481,18 +524,21 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
     fn refuses_other_files_versions_and_damage() {
         let (bytes, _) = compiled(&Config::default());
         assert!(matches!(
-            read(b"key \"q\" exclude", "t"),
+            read(b"key \"q\" exclude"),
             Err(CompiledError::NotCompiled)
         ));
         let mut other = bytes.clone();
         other[8] = 9;
-        let e = read(&other, "t").unwrap_err();
-        assert!(matches!(e, CompiledError::Version { format: 9, .. }), "{e}");
+        let e = read(&other).unwrap_err();
+        assert!(matches!(e, CompiledError::Format { found: 9 }), "{e}");
+        other[8..12].copy_from_slice(&0x6e6e_6e6eu32.to_le_bytes());
+        let e = read(&other).unwrap_err().to_string();
+        assert!(e.contains("not one lora-rules ever wrote"), "{e}");
         // Another lora-rules version: refused, but its rules can be read.
         let mut newer = bytes.clone();
         newer[COVERED + 4] = b'9';
         fix_checksum(&mut newer);
-        let e = read(&newer, "t").unwrap_err().to_string();
+        let e = read(&newer).unwrap_err().to_string();
         assert!(e.starts_with("written by lora-rules 9"), "{e}");
         assert_eq!(saved_source(&newer).expect("source").1, RULES);
         // Damage anywhere after the format version, the version string
@@ -500,14 +546,12 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
         for at in [COVERED + 4, bytes.len() - 1] {
             let mut flipped = bytes.clone();
             flipped[at] ^= 1;
-            let e = read(&flipped, "t").unwrap_err().to_string();
+            let e = read(&flipped).unwrap_err().to_string();
             assert!(e.contains("checksum does not match"), "{e}");
         }
         let mut flipped = bytes.clone();
         flipped[30] ^= 1;
-        let d = read(&flipped, "x.lorac")
-            .unwrap_err()
-            .into_diagnostics("x.lorac");
+        let d = read(&flipped).unwrap_err().into_diagnostics("x.lorac");
         assert_eq!(d.iter().next().map(|d| d.code()), Some(code::COMPILED));
         // A cut or damaged magic still reads as a compiled file.
         assert!(is_compiled(&bytes[..3]) && is_compiled(b"LORARC\0\x07"));
@@ -542,17 +586,17 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
         forged.extend_from_slice(&theirs[tables_at..]);
         assert_ne!(forged, ours);
         fix_checksum(&mut forged);
-        assert!(read(&forged, "t").is_ok());
-        let e = verify(&forged, "t").unwrap_err().to_string();
+        assert!(read(&forged).is_ok());
+        let e = verify(&forged).unwrap_err().to_string();
         assert!(e.contains("not the ones its rules compile to"), "{e}");
-        assert!(verify(&ours, "t").is_ok());
+        assert!(verify(&ours).is_ok());
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let (bytes, _) = compiled(&Config::default());
         for n in 0..bytes.len() {
-            assert!(read(&bytes[..n], "t").is_err(), "cut at {n}");
+            assert!(read(&bytes[..n]).is_err(), "cut at {n}");
         }
     }
 
@@ -566,7 +610,7 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
         let (rules, _) = crate::load(&source, Format::Lora).expect("rules");
         let mut r = open(&bytes).expect("open");
         r.str().expect("version");
-        let (_, _, config) = read_header(&mut r, "t").expect("header");
+        let (_, _, config) = read_header(&mut r).expect("header");
         let saved = [
             read_saved(&mut r, &rules, "forward"),
             read_saved(&mut r, &rules, "reverse"),
@@ -592,7 +636,7 @@ re ".*_proj" & !re ".*visual.*" { rank = 1 }
             let i = COVERED + at.index(bytes.len() - COVERED);
             bytes[i] = value;
             fix_checksum(&mut bytes);
-            if let Ok(loaded) = read(&bytes, "t") {
+            if let Ok(loaded) = read(&bytes) {
                 for n in NAMES {
                     let _ = loaded.matcher.resolve_index(n);
                 }

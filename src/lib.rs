@@ -13,7 +13,9 @@
 //! one scan of its name whatever the number of rules.
 //!
 //! ## Contents
-//! * [`compile_str`] / [`compile_file`]: text → [`Matcher`] in one call.
+//! * [`compile_str`] / [`compile_file`]: text (or a compiled file) →
+//!   [`Matcher`] in one call.
+//! * [`compiled`]: compiled files (rules and automata tables, checked).
 //! * [`syntax`]: the two surface syntaxes → [`syntax::ast`].
 //! * [`check`]: the typed check → [`ir::RuleSet`].
 //! * [`engine`]: the automaton ([`Matcher`]) and the naive [`engine::Reference`].
@@ -138,16 +140,26 @@ pub fn compile_str(name: &str, text: &str) -> Result<Matcher, Diagnostics> {
     })
 }
 
-/// Reads `path` (UTF-8, at most [`limits::MAX_FILE_BYTES`]) and compiles it
-/// like [`compile_str`].
+/// Reads `path` (at most [`limits::MAX_FILE_BYTES`]) and compiles it like
+/// [`compile_str`]; a compiled file (`lora-rules compile`, see [`compiled`])
+/// is loaded with [`compiled::read`] instead, without building the automata.
 ///
 /// # Errors
-/// An I/O or encoding error as a diagnostic, or the file's diagnostics.
+/// An I/O or encoding error as a diagnostic, the file's diagnostics, or a
+/// compiled file's [`compiled::CompiledError`] as a diagnostic (`L041`).
 pub fn compile_file(path: &std::path::Path) -> Result<Matcher, Diagnostics> {
-    let source = modules::read_source(path).map_err(|d| {
+    let one = |d| {
         let mut ds = Diagnostics::new();
         ds.push(d);
         ds
-    })?;
+    };
+    let bytes = modules::read_bytes(path).map_err(one)?;
+    let name = path.display().to_string();
+    if compiled::is_compiled(&bytes) {
+        return compiled::read(&bytes)
+            .map(|l| l.matcher)
+            .map_err(|e| e.into_diagnostics(&name));
+    }
+    let source = modules::source_from_bytes(name, bytes).map_err(one)?;
     compile_str(source.name(), source.text())
 }

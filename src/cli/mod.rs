@@ -87,7 +87,8 @@ enum FmtTarget {
 enum Command {
     /// Parse and type-check a rule file (`.lora` or JSON); exit 1 on errors.
     Check {
-        /// The rule file.
+        /// The rule file (`.lora` or JSON), or a compiled file (`lora-rules
+        /// compile`, whose tables are then rebuilt and compared); `-` for stdin.
         rules: PathBuf,
         /// Also lint against a model's modules (same inputs as `resolve --modules`).
         #[arg(long, short = 'm')]
@@ -98,7 +99,9 @@ enum Command {
     },
     /// Resolve every module of INPUT against the rules.
     Resolve {
-        /// The rule file (`.lora` or JSON dictionary).
+        /// The rule file (`.lora` or JSON dictionary), a compiled file
+        /// (`lora-rules compile`), or a legacy PEFT `adapter_config.json`;
+        /// `-` for stdin.
         rules: PathBuf,
         /// Module names: a text/TSV file (first column), `-` for stdin, a
         /// `*.index.json` safetensors index, or a `.safetensors` file (header only).
@@ -124,11 +127,13 @@ enum Command {
         check: bool,
     },
     /// Save the rules with their compiled automata, for servers that load a
-    /// large rule set often: commands that take RULES also take the
-    /// compiled file, which skips building the automata (the rules are
-    /// still checked). Write it again after upgrading lora-rules.
+    /// large rule set often: `resolve`, `explain` and `export` take the
+    /// compiled file in place of RULES and skip building the automata (the
+    /// rules are still checked; `check` also rebuilds the tables to compare
+    /// them). After upgrading lora-rules: `compile FILE -o FILE`.
     Compile {
-        /// The rule file (`.lora` or JSON dictionary).
+        /// The rule file (`.lora` or JSON dictionary), or a compiled file
+        /// whose saved rules are compiled again; `-` for stdin.
         rules: PathBuf,
         /// The compiled file to write (e.g. `rules.lorac`), atomically; `-`:
         /// standard output.
@@ -137,12 +142,12 @@ enum Command {
     },
     /// Print the rule file saved in a compiled file, as it was written.
     Decompile {
-        /// The compiled file.
+        /// The compiled file; `-` for stdin.
         file: PathBuf,
     },
     /// Show the winning rule for MODULE and every other rule that matches it.
     Explain {
-        /// The rule file.
+        /// The rule file (`.lora` or JSON), or a compiled file; `-` for stdin.
         rules: PathBuf,
         /// A module name.
         module: String,
@@ -239,7 +244,11 @@ pub(crate) enum RulesInput {
 pub(crate) fn read_rules(path: &Path) -> Result<RulesInput, (Diagnostics, Exit)> {
     let bytes = lora_rules::modules::read_bytes(path).map_err(|d| (one(d), Exit::Usage))?;
     let name = path.display().to_string();
-    if lora_rules::compiled::is_compiled(&bytes) || path.extension().is_some_and(|e| e == "lorac") {
+    // A `.lorac` name that is empty or not text is a damaged compiled file,
+    // not a rule file with an encoding problem.
+    let lorac = path.extension().is_some_and(|e| e == "lorac")
+        && (bytes.is_empty() || std::str::from_utf8(&bytes).is_err());
+    if lora_rules::compiled::is_compiled(&bytes) || lorac {
         return Ok(RulesInput::Compiled(bytes, name));
     }
     lora_rules::modules::source_from_bytes(name, bytes)
@@ -267,7 +276,7 @@ pub(crate) fn load_input(
                 lora_rules::compiled::read
             };
             let loaded =
-                read(&bytes, &name).map_err(|e| (e.into_diagnostics(&name), Exit::Diagnostics))?;
+                read(&bytes).map_err(|e| (e.into_diagnostics(&name), Exit::Diagnostics))?;
             Ok((loaded.matcher, loaded.warnings))
         }
         RulesInput::Text(source) => {
@@ -342,20 +351,11 @@ fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
             (lora_rules::diag::Source::new(saved_name, text), format)
         }
     };
-    let (m, warnings) = compile_source(&source, format)?;
+    let (m, bytes, warnings) =
+        lora_rules::compiled::compile(&source, format, &lora_rules::engine::Config::default())
+            .map_err(|d| (d, Exit::Diagnostics))?;
     let built = t.elapsed();
     report(&warnings, fmt);
-    let bytes = lora_rules::compiled::write(&source, format, &m);
-    if bytes.len() as u64 > lora_rules::limits::MAX_FILE_BYTES {
-        return Err(usage(
-            format!(
-                "the compiled file would be {} bytes, over the {} MiB that reading it allows",
-                bytes.len(),
-                lora_rules::limits::MAX_FILE_BYTES >> 20
-            ),
-            "split the rule set, or use the rule file itself",
-        ));
-    }
     if output == Path::new("-") {
         use std::io::Write;
         std::io::stdout().lock().write_all(&bytes).map_err(|e| {
@@ -368,9 +368,13 @@ fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
         lora_rules::modules::write_atomic(output, &bytes).map_err(|d| (one(d), Exit::Usage))?;
     }
     let s = m.stats();
+    let to = if output == Path::new("-") {
+        "standard output".to_string()
+    } else {
+        output.display().to_string()
+    };
     eprintln!(
-        "wrote {}: {} bytes; forward automaton {}, reverse {} ({} states); checking and building took {} ms",
-        output.display(),
+        "wrote {to}: {} bytes; forward automaton {}, reverse {} ({} states in all); checking and building took {} ms",
         bytes.len(),
         s.forward,
         s.reverse,
@@ -426,7 +430,12 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             deny_warnings,
         } => {
             // A compiled file's tables are rebuilt and compared, too.
-            let (m, mut warnings) = load_input(read_rules(&rules)?, true)?;
+            let input = read_rules(&rules)?;
+            let compiled = matches!(input, RulesInput::Compiled(..));
+            let (m, mut warnings) = load_input(input, true)?;
+            if compiled {
+                eprintln!("compiled file: its tables are the ones its rules compile to");
+            }
             warnings.extend(lora_rules::lints::pattern_lints(m.rules()));
             let (dead, skipped) = lora_rules::lints::dead_rules(m.rules());
             warnings.extend(dead);
@@ -524,8 +533,21 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             write,
             check,
         } => {
-            let source =
-                lora_rules::modules::read_source(&file).map_err(|d| (one(d), Exit::Usage))?;
+            let source = match read_rules(&file)? {
+                RulesInput::Text(source) => source,
+                RulesInput::Compiled(_, name) => {
+                    return Err((
+                        one(Diagnostic::error(
+                            lora_rules::diag::code::COMPILED,
+                            format!("{name} is a compiled rule file, not rule text"),
+                        )
+                        .with_help(format!(
+                            "`lora-rules decompile {name}` prints the rules saved in it"
+                        ))),
+                        Exit::Diagnostics,
+                    ));
+                }
+            };
             let text = source
                 .text()
                 .strip_prefix('\u{feff}')
@@ -594,8 +616,19 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             let bytes =
                 lora_rules::modules::read_bytes(&file).map_err(|d| (one(d), Exit::Usage))?;
             let name = file.display().to_string();
-            let (_, text, _) = lora_rules::compiled::saved_source(&bytes)
-                .map_err(|e| (e.into_diagnostics(&name), Exit::Diagnostics))?;
+            let (_, text, _) = lora_rules::compiled::saved_source(&bytes).map_err(|e| {
+                let mut d = e.into_diagnostics(&name);
+                if !lora_rules::compiled::is_compiled(&bytes) {
+                    d = one(
+                        Diagnostic::error(
+                            lora_rules::diag::code::COMPILED,
+                            format!("{name}: not a compiled rule file: nothing to decompile"),
+                        )
+                        .with_help("decompile takes a file written by `lora-rules compile RULES -o FILE`; a rule file in text is already its own source"),
+                    );
+                }
+                (d, Exit::Diagnostics)
+            })?;
             use std::io::Write;
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Ok(Exit::Ok)

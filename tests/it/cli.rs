@@ -617,6 +617,25 @@ fn compile_refuses_what_it_would_destroy_or_cannot_use() {
     assert!(err.contains("L041") && err.contains("magic"), "{err}");
     std::fs::write(&compiled, b"").expect("write");
     assert_eq!(run(&["check", &compiled]).0, 1);
+    // Rule text named `.lorac` is read as text; decompile refuses text.
+    let text_lorac = tmp("text.lorac", "\"a\" { rank = 8 }\n");
+    let (code, _, err) = run(&["check", &text_lorac]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["decompile", &rules]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing to decompile"), "{err}");
+    // fmt on a compiled file points to decompile.
+    let good = tmp("good.lorac", "");
+    assert_eq!(run(&["compile", &rules, "-o", &good]).0, 0);
+    let (code, _, err) = run(&["fmt", &good]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("lora-rules decompile"), "{err}");
+    let (code, _, err) = run(&["check", &good]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("its tables are the ones its rules compile to"),
+        "{err}"
+    );
 }
 
 /// `-o` through a symbolic link replaces the file it points to and keeps
