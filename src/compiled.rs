@@ -139,27 +139,23 @@ pub fn compile(
     format: Format,
     config: &Config,
 ) -> Result<(Matcher, Vec<u8>, Diagnostics), Diagnostics> {
-    let (rules, warnings) = crate::load(source, format)?;
-    let one = |d: Diagnostic| {
-        let mut ds = Diagnostics::default();
-        ds.push(d.with_source(source));
-        ds
-    };
-    let m = Matcher::with_config(rules, config).map_err(|e| {
-        one(Diagnostic::error(code::AUTOMATON_LIMIT, e.to_string())
-            .with_help("raise the limits or split the rule set"))
-    })?;
+    let (m, warnings) = crate::compile_source(source, format, config)?;
     let bytes = write(source, format, &m);
     if bytes.len() as u64 > crate::limits::MAX_FILE_BYTES {
-        return Err(one(Diagnostic::error(
-            code::LIMIT,
-            format!(
-                "the compiled file would be {} bytes, over the {} MiB that reading it allows",
-                bytes.len(),
-                crate::limits::MAX_FILE_BYTES >> 20
-            ),
-        )
-        .with_help("split the rule set, or use the rule file itself")));
+        let mut ds = Diagnostics::default();
+        ds.push(
+            Diagnostic::error(
+                code::LIMIT,
+                format!(
+                    "the compiled file would be {} bytes, over the {} MiB that reading it allows",
+                    bytes.len(),
+                    crate::limits::MAX_FILE_BYTES >> 20
+                ),
+            )
+            .with_help("split the rule set, or use the rule file itself")
+            .with_source(source),
+        );
+        return Err(ds);
     }
     Ok((m, bytes, warnings))
 }

@@ -132,12 +132,32 @@ pub fn load(source: &Source, format: Format) -> Result<(ir::RuleSet, Diagnostics
 /// built.
 pub fn compile_str(name: &str, text: &str) -> Result<Matcher, Diagnostics> {
     let source = Source::new(name, text);
-    let (rules, _warnings) = load(&source, Format::detect(name, text))?;
-    Matcher::new(rules).map_err(|e| {
+    let format = Format::detect(name, text);
+    compile_source(&source, format, &engine::Config::default()).map(|(m, _warnings)| m)
+}
+
+/// Parses and checks `source` read as `format` ([`load`]), then compiles it
+/// with `config`: the matcher and the warnings.
+///
+/// # Errors
+/// The diagnostics of the file, or one `L040` diagnostic if the automaton
+/// cannot be built ([`engine::CompileError`]).
+pub fn compile_source(
+    source: &Source,
+    format: Format,
+    config: &engine::Config,
+) -> Result<(Matcher, Diagnostics), Diagnostics> {
+    let (rules, warnings) = load(source, format)?;
+    let m = Matcher::with_config(rules, config).map_err(|e| {
         let mut d = Diagnostics::new();
-        d.push(Diagnostic::error(diag::code::AUTOMATON_LIMIT, e.to_string()).with_source(&source));
+        d.push(
+            Diagnostic::error(diag::code::AUTOMATON_LIMIT, e.to_string())
+                .with_source(source)
+                .with_help("raise the limits or split the rule set"),
+        );
         d
-    })
+    })?;
+    Ok((m, warnings))
 }
 
 /// Reads `path` (at most [`limits::MAX_FILE_BYTES`]) and compiles it like

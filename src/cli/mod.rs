@@ -281,29 +281,10 @@ pub(crate) fn load_input(
         }
         RulesInput::Text(source) => {
             let format = Format::detect(source.name(), source.text());
-            let (m, warnings) = compile_source(&source, format)?;
-            Ok((m, warnings))
+            lora_rules::compile_source(&source, format, &lora_rules::engine::Config::default())
+                .map_err(|d| (d, Exit::Diagnostics))
         }
     }
-}
-
-/// A `.lora` or JSON rule source, checked and compiled.
-fn compile_source(
-    source: &lora_rules::diag::Source,
-    format: Format,
-) -> Result<(Matcher, Diagnostics), (Diagnostics, Exit)> {
-    let (rules, warnings) = lora_rules::load(source, format).map_err(|d| (d, Exit::Diagnostics))?;
-    let m = Matcher::new(rules).map_err(|e| {
-        (
-            one(
-                Diagnostic::error(lora_rules::diag::code::AUTOMATON_LIMIT, e.to_string())
-                    .with_source(source)
-                    .with_help("raise the limits or split the rule set"),
-            ),
-            Exit::Diagnostics,
-        )
-    })?;
-    Ok((m, warnings))
 }
 
 /// `lora-rules compile`: RULES (text, or a compiled file whose saved rules

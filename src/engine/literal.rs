@@ -54,6 +54,21 @@ struct Group {
     wmask: u128,
 }
 
+impl Group {
+    /// Whether the bigram filter rules out every key of the group for a
+    /// suffix starting with `s`'s first two bytes.
+    #[inline]
+    fn bigram_rejects(&self, s: &[u8]) -> bool {
+        match (&self.starts, s) {
+            (Some(f), [a, b, ..]) => {
+                let i = bigram(*a, *b);
+                f[i / 64] & (1 << (i % 64)) == 0
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Whether the sorted positions `dots` are all in the sorted `wildcards`.
 fn subset(dots: impl Iterator<Item = u16>, wildcards: &[u16]) -> bool {
     let mut w = wildcards.iter().peekable();
@@ -184,6 +199,16 @@ impl LiteralKeys {
         self.min_rule.unwrap_or(NONE)
     }
 
+    /// The rule of `key` (wildcards already written `.`) in group `g`: one
+    /// hash probe and one comparison with the arena.
+    #[inline]
+    fn probe(&self, g: &Group, key: &[u8]) -> Option<u32> {
+        let eq = |&o: &u32| self.arena.get(o as usize..o as usize + key.len()) == Some(key);
+        g.keys
+            .find(self.hasher.hash_one(key), eq)
+            .map(|&o| rule_at(&self.arena, o))
+    }
+
     /// The lowest rule whose key matches a dot-aligned suffix of the ASCII
     /// name `name` (or the whole name). No allocation.
     pub(crate) fn lookup(&self, name: &[u8]) -> u32 {
@@ -212,13 +237,7 @@ impl LiteralKeys {
                 let sdots = dmask >> start;
                 for &g in groups {
                     let g = &self.groups[g as usize];
-                    if let (Some(f), [a, b, ..]) = (&g.starts, s) {
-                        let i = bigram(*a, *b);
-                        if f[i / 64] & (1 << (i % 64)) == 0 {
-                            continue;
-                        }
-                    }
-                    if !g.literal_dots && sdots & !g.wmask != 0 {
+                    if g.bigram_rejects(s) || (!g.literal_dots && sdots & !g.wmask != 0) {
                         continue;
                     }
                     let key: &[u8] = if g.wmask & !sdots == 0 {
@@ -233,10 +252,8 @@ impl LiteralKeys {
                         }
                         b
                     };
-                    let eq =
-                        |&o: &u32| self.arena.get(o as usize..o as usize + key.len()) == Some(key);
-                    if let Some(&o) = g.keys.find(self.hasher.hash_one(key), eq) {
-                        best = best.min(rule_at(&self.arena, o));
+                    if let Some(r) = self.probe(g, key) {
+                        best = best.min(r);
                     }
                 }
             }
@@ -285,23 +302,13 @@ impl LiteralKeys {
             };
             for &g in groups {
                 let g = &self.groups[g as usize];
-                if let (Some(f), [a, b, ..]) = (&g.starts, s) {
-                    let i = bigram(*a, *b);
-                    if f[i / 64] & (1 << (i % 64)) == 0 {
-                        continue;
-                    }
-                }
-                if shapes && !g.literal_dots && !subset(s_dots(), &g.wildcards) {
+                if g.bigram_rejects(s)
+                    || (shapes && !g.literal_dots && !subset(s_dots(), &g.wildcards))
+                {
                     continue;
                 }
-                let probe = |key: &[u8]| {
-                    let eq = |&o: &u32| self.arena[o as usize..o as usize + key.len()] == *key;
-                    g.keys
-                        .find(self.hasher.hash_one(key), eq)
-                        .map(|&o| rule_at(&self.arena, o))
-                };
                 let hit = if g.wildcards.is_empty() {
-                    probe(s)
+                    self.probe(g, s)
                 } else {
                     let b = if s.len() <= small.len() {
                         &mut small[..s.len()]
@@ -313,7 +320,7 @@ impl LiteralKeys {
                     for &w in g.wildcards.iter() {
                         b[w as usize] = b'.';
                     }
-                    probe(b)
+                    self.probe(g, b)
                 };
                 if let Some(r) = hit {
                     best = best.min(r);
