@@ -171,7 +171,7 @@ fn attrs_text(m: &Matcher, i: usize) -> String {
 /// `explain`: the winner and every other matching rule, with locations.
 pub fn explain(w: &mut impl Write, m: &Matcher, module: &str) -> io::Result<()> {
     let d = m.resolve(module);
-    let all = m.reference().matching(module);
+    let all = m.matching(module);
     match d.rule() {
         None => writeln!(w, "{module}: no rule matches: not adapted")?,
         Some(r) => {

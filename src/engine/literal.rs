@@ -69,6 +69,20 @@ impl Group {
     }
 }
 
+/// Whether the dot-literal key `key` (`None` for a `.` wildcard) matches
+/// the ASCII name `name` under PEFT's key rule: it equals, wildcards aside,
+/// the whole name or a suffix starting after a `.`. O(len(name)).
+pub(crate) fn key_matches(key: &[Option<u8>], name: &[u8]) -> bool {
+    let Some(start) = name.len().checked_sub(key.len()) else {
+        return false;
+    };
+    (start == 0 || name[start - 1] == b'.')
+        && key
+            .iter()
+            .zip(&name[start..])
+            .all(|(k, b)| k.is_none_or(|k| k == *b))
+}
+
 /// Whether the sorted positions `dots` are all in the sorted `wildcards`.
 fn subset(dots: impl Iterator<Item = u16>, wildcards: &[u16]) -> bool {
     let mut w = wildcards.iter().peekable();

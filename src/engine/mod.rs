@@ -822,6 +822,33 @@ impl Matcher {
         out
     }
 
+    /// Every rule that matches `name`, in order (what `lora-rules explain`
+    /// lists); the same answer as [`Reference::matching`] without compiling
+    /// one regex per atom first: a plain key (letters, digits, `_`, `-`,
+    /// `.`, `\.`, as EVA writes them) is compared with each dot-aligned
+    /// suffix of an ASCII name directly, and any other atom gets a regex
+    /// built for this call. O(atoms × len(name)) plus those regex builds
+    /// (EVA-48k: milliseconds, against seconds to build the reference).
+    pub fn matching(&self, name: &str) -> Vec<usize> {
+        let plain_name = name.is_ascii() && !name.contains('\n');
+        let atom_matches = |a: usize| {
+            let atom = &self.rules.atoms()[a];
+            if atom.kind == PatternKind::Key
+                && plain_name
+                && let Some(key) = crate::pattern::plain_bytes(&atom.regex)
+            {
+                return literal::key_matches(&key, name.as_bytes());
+            }
+            Reference::atom_regex(atom).is_some_and(|r| r.is_match(name))
+        };
+        self.rules
+            .rules()
+            .iter()
+            .filter(|r| r.expr.eval(&mut |a| atom_matches(a)))
+            .map(|r| r.index)
+            .collect()
+    }
+
     /// The naive reference resolver for this rule set (built on first use).
     pub fn reference(&self) -> &Reference {
         self.reference.get_or_init(|| Reference::new(&self.rules))

@@ -20,25 +20,24 @@ impl Reference {
     ///
     /// Complexity: one regex compilation per atom (seconds for 10^4+ atoms).
     pub fn new(rules: &RuleSet) -> Reference {
-        let atoms = rules
-            .atoms()
-            .iter()
-            .map(|a| {
-                let text = match a.kind {
-                    PatternKind::Key => format!(r"^(?:.*\.)?(?:{})$", a.regex),
-                    _ => format!("^(?:{})$", a.regex),
-                };
-                regex::RegexBuilder::new(&text)
-                    .size_limit(1 << 30)
-                    .dfa_size_limit(1 << 26)
-                    .build()
-                    .ok()
-            })
-            .collect();
         Reference {
-            atoms,
+            atoms: rules.atoms().iter().map(Reference::atom_regex).collect(),
             exprs: rules.rules().iter().map(|r| r.expr.clone()).collect(),
         }
+    }
+
+    /// The full-match `regex::Regex` of one atom (see [`Reference::new`]),
+    /// `None` if it cannot be built.
+    pub fn atom_regex(a: &crate::ir::Atom) -> Option<regex::Regex> {
+        let text = match a.kind {
+            PatternKind::Key => format!(r"^(?:.*\.)?(?:{})$", a.regex),
+            _ => format!("^(?:{})$", a.regex),
+        };
+        regex::RegexBuilder::new(&text)
+            .size_limit(1 << 30)
+            .dfa_size_limit(1 << 26)
+            .build()
+            .ok()
     }
 
     /// Whether atom `i` matches `name`.

@@ -196,6 +196,12 @@ proptest! {
             for n in &names {
                 prop_assert_eq!(m.resolve_index(n), m.reference().resolve(n), "config {} name {} rules:\n{}", label, n, rules);
             }
+            if label == "default" {
+                // `explain`'s list of every matching rule.
+                for n in &names {
+                    prop_assert_eq!(m.matching(n), m.reference().matching(n), "name {} rules:\n{}", n, rules);
+                }
+            }
             // The batch path resumes from shared prefixes: sorted names share most.
             let mut sorted = names.clone();
             sorted.sort();
