@@ -337,7 +337,8 @@ fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
             .map_err(|d| (d, Exit::Diagnostics))?;
     let built = t.elapsed();
     report(&warnings, fmt);
-    if output == Path::new("-") {
+    let to_stdout = output == Path::new("-");
+    if to_stdout {
         use std::io::Write;
         std::io::stdout().lock().write_all(&bytes).map_err(|e| {
             usage(
@@ -349,7 +350,7 @@ fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
         lora_rules::modules::write_atomic(output, &bytes).map_err(|d| (one(d), Exit::Usage))?;
     }
     let s = m.stats();
-    let to = if output == Path::new("-") {
+    let to = if to_stdout {
         "standard output".to_string()
     } else {
         output.display().to_string()

@@ -329,6 +329,23 @@ impl Table {
         Ok((t, best))
     }
 
+    /// [`Table::step`] in place: `true` while the walk goes on, `false`
+    /// once it is settled (`best` then holds the answer).
+    #[inline(always)]
+    fn advance(&self, s: &mut u32, best: &mut u32, b: u8) -> bool {
+        match self.step(*s, *best, b) {
+            Ok((t, b2)) => {
+                *s = t;
+                *best = b2;
+                true
+            }
+            Err(answer) => {
+                *best = answer;
+                false
+            }
+        }
+    }
+
     /// The winner of `bytes` walked from the start state, or `best` if
     /// lower (a rule already found elsewhere).
     #[inline(always)]
@@ -377,26 +394,8 @@ pub(crate) fn walk_both(fwd: &Table, rev: &Table, name: &[u8], best: u32) -> u32
     let n = name.len();
     let mut i = 0;
     while f_live && r_live && i < n {
-        match fwd.step(fs, best, name[i]) {
-            Ok((t, b)) => {
-                fs = t;
-                best = b;
-            }
-            Err(answer) => {
-                best = answer;
-                f_live = false;
-            }
-        }
-        match rev.step(rs, best, name[n - 1 - i]) {
-            Ok((t, b)) => {
-                rs = t;
-                best = b;
-            }
-            Err(answer) => {
-                best = answer;
-                r_live = false;
-            }
-        }
+        f_live = fwd.advance(&mut fs, &mut best, name[i]);
+        r_live = rev.advance(&mut rs, &mut best, name[n - 1 - i]);
         i += 1;
     }
     // The reverse walk has read name[n - i..], the forward one name[..i]
