@@ -2,7 +2,7 @@
 //!
 //! A rule is **live** iff it decides at least one valid module name (non-empty
 //! UTF-8, no empty segment, no `\n`). The resolver's walk over a name is a
-//! path in the forward DFA; its winner is `min(best prefix rule seen, winner
+//! path in the DFA; its winner is `min(best prefix rule seen, winner
 //! of the final state)`. A breadth-first traversal of the product of the DFA,
 //! the running best prefix rule, a UTF-8 validator and a segment validator
 //! visits every (state, best) pair a valid name can reach, so the set of
@@ -12,17 +12,27 @@
 //! For a dead rule, a second search finds a shortest valid name the rule
 //! matches (if any): resolving it names the rule that shadows it.
 //!
-//! The analysis needs a single forward dense DFA holding every atom (key
-//! rules inlined as `(?:.*\.)?(?:K)`); when that automaton exceeds the limits
-//! the analysis is skipped and says so.
+//! The analysis needs a single dense DFA holding every atom. Forward, key
+//! rules are inlined as `(?:.*\.)?(?:K)`, a `.*` loop alive in every state
+//! (ENGINE-NOTES §1.3: EVA-560's 560 keys ran 12 s into determinization
+//! before the 16 MiB limit stopped it); reversed, keys are loop-free
+//! prefixes of the reversed name while rules ending in `.*` carry the loop.
+//! The analysis reads names backwards when there are keys (or a leading
+//! `.*`) and no single-atom rule ends in `.*` ([`Reading::Auto`]). The
+//! product is the same either way, with a UTF-8 validator for bytes read
+//! backwards. When the automaton exceeds the limits the analysis is skipped
+//! and says so.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::{HashMap, HashSet};
 
 use regex_automata::dfa::Automaton;
 use regex_automata::util::primitives::StateID;
 
-use super::{Config, Kind, Matcher, NONE, Role, Walker};
-use crate::ir::RuleSet;
+use super::{Kind, Matcher, NONE, Role, Walker};
+use crate::ir::{Expr, RuleSet};
+use crate::syntax::ast::PatternKind;
 
 /// The result of [`dead_rules`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +88,38 @@ fn utf8_next(state: u8, b: u8) -> Option<u8> {
     }
 }
 
+/// UTF-8 validator for bytes read from the end of the name: 0 = between
+/// characters; otherwise `1 + 3 × (continuation bytes read − 1) + range of
+/// the last one read` (ranges 80-8F, 90-9F, A0-BF: the lead byte's
+/// constraint is on the continuation byte next to it).
+fn utf8_prev(state: u8, b: u8) -> Option<u8> {
+    let (count, last) = match state {
+        0 => (0, 0),
+        1..=9 => ((state - 1) / 3 + 1, (state - 1) % 3),
+        _ => return None,
+    };
+    let ok = match b {
+        0x00..=0x7F => count == 0,
+        0x80..=0xBF => {
+            let range = match b {
+                0x80..=0x8F => 0,
+                0x90..=0x9F => 1,
+                _ => 2,
+            };
+            return (count < 3).then_some(1 + 3 * count + range);
+        }
+        0xC2..=0xDF => count == 1,
+        0xE0 => count == 2 && last == 2,
+        0xED => count == 2 && last < 2,
+        0xE1..=0xEC | 0xEE..=0xEF => count == 2,
+        0xF0 => count == 3 && last > 0,
+        0xF4 => count == 3 && last == 0,
+        0xF1..=0xF3 => count == 3,
+        _ => false,
+    };
+    ok.then_some(0)
+}
+
 /// Segment validator: `false` at the start of a segment, `true` inside one.
 fn seg_next(inside: bool, b: u8) -> Option<bool> {
     if b == b'.' {
@@ -87,13 +129,25 @@ fn seg_next(inside: bool, b: u8) -> Option<bool> {
     }
 }
 
-/// The bytes a valid module name can continue with from validator state
-/// (`utf8`, `inside`), with the validator states after each: no `\n`, valid
-/// UTF-8, no empty segment.
-fn valid_steps(utf8: u8, inside: bool) -> impl Iterator<Item = (u8, u8, bool)> {
-    (0..=255u8)
-        .filter(|&b| b != b'\n')
-        .filter_map(move |b| Some((b, utf8_next(utf8, b)?, seg_next(inside, b)?)))
+/// The validators' class of a byte: bytes of one class move both UTF-8
+/// validators and the segment validator alike.
+fn validator_class(b: u8) -> u8 {
+    match b {
+        b'.' => 0,
+        b'\n' => 1,
+        0x00..=0x7F => 2,
+        0x80..=0x8F => 3,
+        0x90..=0x9F => 4,
+        0xA0..=0xBF => 5,
+        0xC2..=0xDF => 6,
+        0xE0 => 7,
+        0xE1..=0xEC | 0xEE..=0xEF => 8,
+        0xED => 9,
+        0xF0 => 10,
+        0xF1..=0xF3 => 11,
+        0xF4 => 12,
+        _ => 13,
+    }
 }
 
 struct Product<'a> {
@@ -102,27 +156,92 @@ struct Product<'a> {
     stride2: usize,
     on_eoi: &'a [u32],
     pre: &'a [u32],
+    /// Whether the DFA reads names from their end.
+    reverse: bool,
+    /// One byte per (DFA byte class, validator class) that a valid name can
+    /// hold, letters and digits first (they become the witnesses' bytes).
+    reps: Vec<u8>,
 }
 
-impl Product<'_> {
+impl<'a> Product<'a> {
+    fn new(full: &'a super::Full, reverse: bool) -> Self {
+        let classes = full.dfa.byte_classes();
+        let preferred = (b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .chain([b'_', b'-'])
+            .chain(0..=255u8);
+        let mut taken = HashSet::new();
+        let reps = preferred
+            .filter(|&b| b != b'\n' && validator_class(b) != 13)
+            .filter(|&b| taken.insert((classes.get(b), validator_class(b))))
+            .collect();
+        Product {
+            dfa: &full.dfa,
+            start: full.start,
+            stride2: full.stride2,
+            on_eoi: &full.on_eoi,
+            pre: &full.pre,
+            reverse,
+            reps,
+        }
+    }
+
     fn idx(&self, s: StateID) -> usize {
         s.as_usize() >> self.stride2
     }
+
     fn table(t: &[u32], i: usize) -> u32 {
         t.get(i).copied().unwrap_or(NONE)
+    }
+
+    /// The bytes a valid module name can continue with (in the DFA's
+    /// reading direction) from validator state (`utf8`, `inside`), with the
+    /// validator states after each: no `\n`, valid UTF-8, no empty segment.
+    /// O(byte classes), not O(256).
+    fn steps(&self, utf8: u8, inside: bool) -> impl Iterator<Item = (u8, u8, bool)> + '_ {
+        let next = if self.reverse { utf8_prev } else { utf8_next };
+        self.reps
+            .iter()
+            .filter_map(move |&b| Some((b, next(utf8, b)?, seg_next(inside, b)?)))
     }
 }
 
 /// Finds the rules of `rules` that can never decide a valid module name.
 ///
-/// Complexity: one dense-DFA build with every atom inlined, then
-/// O(states × distinct prefix winners × 256) transitions, bounded by an
-/// internal visit limit.
+/// The automaton reads names forward, or backwards when the rules have
+/// keys or a leading `.*` but no trailing `.*` (`reads_backwards`): keys
+/// keep a `.*` loop alive in every forward DFA state.
+///
+/// Complexity: one dense-DFA build with every atom (bounded by the default
+/// [`Config`](super::Config) limits), then O(states × distinct prefix winners × byte
+/// classes) transitions, bounded by an internal visit limit.
 pub fn dead_rules(rules: &RuleSet) -> Analysis {
+    dead_rules_reading(rules, Reading::Auto)
+}
+
+/// The direction in which [`dead_rules_reading`] reads names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Backwards when the rules have keys or a leading `.*` and no
+    /// single-atom rule ends in `.*`, forward otherwise (what
+    /// [`dead_rules`] does).
+    Auto,
+    /// Forward: keys inlined as `(?:.*\.)?(?:K)`.
+    Forward,
+    /// Backwards: keys as prefixes of the reversed name.
+    Backward,
+}
+
+/// [`dead_rules`] reading names in the given direction. Both directions
+/// give the same dead rules when both automata fit (a property test checks
+/// it); they differ only in what they cost, and the witnesses may differ
+/// (each is a shortest name in its reading order).
+pub fn dead_rules_reading(rules: &RuleSet, reading: Reading) -> Analysis {
     let keys = rules
         .atoms()
         .iter()
-        .filter(|a| a.kind == crate::syntax::ast::PatternKind::Key)
+        .filter(|a| a.kind == PatternKind::Key)
         .count();
     if keys > MAX_INLINE_KEYS {
         return Analysis::Skipped(format!(
@@ -132,38 +251,34 @@ pub fn dead_rules(rules: &RuleSet) -> Analysis {
     if rules.rules().is_empty() {
         return Analysis::Done(Vec::new());
     }
+    let reverse = match reading {
+        Reading::Auto => reads_backwards(rules),
+        Reading::Forward => false,
+        Reading::Backward => true,
+    };
     // Unicode mode: a rule dead on ASCII names may live on others (`\w`
     // matches `é` only in Unicode mode), and "dead" must hold for every
     // name. A property test found `!re "\w+(\.\w+)*"` reported as killing
     // `key "é"` with the ASCII automaton.
-    let config = Config {
-        inline_key_limit: usize::MAX,
-        ascii: false,
-        ..Config::default()
-    };
-    let m = match Matcher::build(rules.clone(), &config, true) {
+    let m = match Matcher::build_single(rules.clone(), reverse) {
         Ok(m) => m,
         Err(e) => return Analysis::Skipped(e.to_string()),
     };
+    let walker = if reverse { &m.main.rev } else { &m.main.fwd };
     let Some(Walker {
         kind: Kind::Dense {
             full: Some(full), ..
         },
         roles,
         ..
-    }) = &m.main.fwd
+    }) = walker
     else {
-        return Analysis::Skipped(
-            "the automaton exceeds the dense-DFA limit (lazy DFA in use)".into(),
-        );
+        let which = if reverse { "reverse" } else { "forward" };
+        return Analysis::Skipped(format!(
+            "the {which} automaton it needs exceeds the dense-DFA limit"
+        ));
     };
-    let p = Product {
-        dfa: &full.dfa,
-        start: full.start,
-        stride2: full.stride2,
-        on_eoi: &full.on_eoi,
-        pre: &full.pre,
-    };
+    let p = Product::new(full, reverse);
     let live = match live_winners(&p) {
         Some(l) => l,
         None => {
@@ -183,10 +298,36 @@ pub fn dead_rules(rules: &RuleSet) -> Analysis {
     Analysis::Done(dead)
 }
 
+/// Whether the analysis should read names backwards: some single-atom
+/// rules are suffix-type (a key, or a leading `.*`) and none ends in `.*`
+/// (keys included). Forward, each key keeps a `.*\.` loop alive; but
+/// reversed, a trailing `.*` is a loop that restarts at every byte, not
+/// only after a dot, and costs far more: `r100.json` (80 keys, 14 trailing
+/// `.*`) fits forward in 9 s and ran 20 s into the limit reversed, while
+/// `eva-560.json` (560 keys, no trailing `.*`) ran 12 s into the limit
+/// forward and fits reversed in 0.3 s.
+fn reads_backwards(rules: &RuleSet) -> bool {
+    let (mut suffix, mut prefix) = (0usize, 0usize);
+    for r in rules.rules() {
+        if let Expr::Atom(a) = r.expr {
+            let atom = &rules.atoms()[a];
+            let trailing = super::strip_trailing_dot_star(atom.hir()).is_some();
+            let leading = atom.kind == PatternKind::Key
+                || super::strip_leading_dot_star(atom.hir()).is_some();
+            match (leading, trailing) {
+                (_, true) => prefix += 1,
+                (true, false) => suffix += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    suffix > 0 && prefix == 0
+}
+
 /// Every winner some valid name reaches; `None` past the visit limit.
-fn live_winners(p: &Product<'_>) -> Option<std::collections::HashSet<u32>> {
-    let mut live = std::collections::HashSet::new();
-    let mut seen: std::collections::HashSet<(u32, u32, u8, bool)> = Default::default();
+fn live_winners(p: &Product<'_>) -> Option<HashSet<u32>> {
+    let mut live = HashSet::new();
+    let mut seen: HashSet<(u32, u32, u8, bool)> = HashSet::new();
     let mut queue = VecDeque::new();
     let s0 = (p.start.as_u32(), NONE, 0u8, false);
     seen.insert(s0);
@@ -201,7 +342,7 @@ fn live_winners(p: &Product<'_>) -> Option<std::collections::HashSet<u32>> {
         if u == 0 && inside {
             live.insert(best.min(Product::table(p.on_eoi, i)));
         }
-        for (b, u2, in2) in valid_steps(u, inside) {
+        for (b, u2, in2) in p.steps(u, inside) {
             let t = p.dfa.next_state(s, b);
             let mut best2 = best;
             if p.dfa.is_match_state(t) {
@@ -258,14 +399,16 @@ fn witness(p: &Product<'_>, roles: &[Role], rules: &RuleSet, r: usize) -> Option
                     bytes.push(nodes[k].5);
                     k = nodes[k].4;
                 }
-                bytes.reverse();
+                if !p.reverse {
+                    bytes.reverse();
+                }
                 return String::from_utf8(bytes).ok();
             }
         }
         if seen.len() > MAX_VISITS {
             return None;
         }
-        for (b, u2, in2) in valid_steps(u, inside) {
+        for (b, u2, in2) in p.steps(u, inside) {
             let t = p.dfa.next_state(s, b);
             let got2 = got || holds(p, roles, t, r, true);
             if p.dfa.is_dead_state(t) && !got2 && !is_bool {
@@ -278,4 +421,60 @@ fn witness(p: &Product<'_>, roles: &[Role], rules: &RuleSet, r: usize) -> Option
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{utf8_next, utf8_prev};
+
+    /// Runs a validator over `bytes`: whether it ends between characters.
+    fn valid(next: fn(u8, u8) -> Option<u8>, bytes: impl Iterator<Item = u8>) -> bool {
+        let mut s = 0;
+        for b in bytes {
+            match next(s, b) {
+                Some(t) => s = t,
+                None => return false,
+            }
+        }
+        s == 0
+    }
+
+    /// Both validators agree with `std::str::from_utf8` on every sequence
+    /// of one to three bytes, and on four-byte sequences around the lead
+    /// bytes' boundaries (F0 90, F4 8F, ...).
+    #[test]
+    fn utf8_validators_agree_with_std() {
+        let interesting: Vec<u8> = (0..=255u8)
+            .filter(|b| b % 16 == 0 || b % 16 == 15 || *b >= 0xC0 || b.is_ascii_lowercase())
+            .collect();
+        let check = |seq: &[u8]| {
+            let std = std::str::from_utf8(seq).is_ok();
+            assert_eq!(
+                valid(utf8_next, seq.iter().copied()),
+                std,
+                "forward {seq:02X?}"
+            );
+            assert_eq!(
+                valid(utf8_prev, seq.iter().rev().copied()),
+                std,
+                "backward {seq:02X?}"
+            );
+        };
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+            }
+        }
+        for &a in &interesting {
+            for &b in &interesting {
+                for &c in &interesting {
+                    check(&[a, b, c]);
+                    for d in [0x80, 0x8F, 0x90, 0xBF, b'a'] {
+                        check(&[a, b, c, d]);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -577,6 +577,61 @@ impl Plan {
         plan
     }
 
+    /// Every atom in one automaton, for the dead-rule analysis (which needs
+    /// all of them in one DFA): forward, keys inlined as `(?:.*\.)?(?:K)`
+    /// and a trailing `.*` made a prefix atom; or reverse, keys and regexes
+    /// with a leading `.*` made prefix atoms of the reversed name, the rest
+    /// reversed whole. Unicode-mode HIRs, no literal key table.
+    fn single(rules: &RuleSet, reverse: bool) -> Plan {
+        let mut side: (Vec<Hir>, Vec<Role>) = (Vec::new(), Vec::new());
+        let full_hir = |a: usize| {
+            let atom = &rules.atoms()[a];
+            match atom.kind {
+                PatternKind::Key => key_forward(atom.hir(), false),
+                _ => atom.hir().clone(),
+            }
+        };
+        for r in rules.rules() {
+            let idx = r.index as u32;
+            let Expr::Atom(a) = r.expr else {
+                let mut ids = Vec::new();
+                r.expr.atoms(&mut ids);
+                for a in ids {
+                    side.0.push(full_hir(a));
+                    side.1.push(Role::Bool(a as u32));
+                }
+                continue;
+            };
+            let atom = &rules.atoms()[a];
+            let h = full_hir(a);
+            let (h, role) = match strip_trailing_dot_star(&h) {
+                Some(stripped) if !reverse => (stripped, Role::Prefix(idx)),
+                Some(_) => (h, Role::Full(idx)),
+                None if reverse && atom.kind == PatternKind::Key => {
+                    (key_reverse(atom.hir()), Role::Prefix(idx))
+                }
+                None if reverse => match strip_leading_dot_star(&h) {
+                    Some(rest) => (rest, Role::Prefix(idx)),
+                    None => (h, Role::Full(idx)),
+                },
+                None => (h, Role::Full(idx)),
+            };
+            side.0.push(h);
+            side.1.push(role);
+        }
+        let empty = (Vec::new(), Vec::new());
+        let (fwd, rev) = if reverse {
+            (empty, side)
+        } else {
+            (side, empty)
+        };
+        Plan {
+            fwd,
+            rev,
+            literal: literal::LiteralKeys::default(),
+        }
+    }
+
     fn build(
         self,
         rules: &RuleSet,
@@ -586,10 +641,20 @@ impl Plan {
         saved: [Saved; 2],
     ) -> Result<Automata, CompileError> {
         let [saved_fwd, saved_rev] = saved;
+        // `!`/`&`/`|` rules are decided where their atoms are: forward,
+        // except in a reverse-only plan (`Plan::single`).
+        let bools_rev = self.rev.1.iter().any(|r| matches!(r, Role::Bool(_)));
+        let (fwd_bools, rev_bools) = if bools_rev {
+            (&[][..], bool_rules)
+        } else {
+            (bool_rules, &[][..])
+        };
         let fwd = Walker::build_or_load(
-            rules, bool_rules, self.fwd, false, config, keep_dfa, saved_fwd,
+            rules, fwd_bools, self.fwd, false, config, keep_dfa, saved_fwd,
         )?;
-        let rev = Walker::build_or_load(rules, &[], self.rev, true, config, keep_dfa, saved_rev)?;
+        let rev = Walker::build_or_load(
+            rules, rev_bools, self.rev, true, config, keep_dfa, saved_rev,
+        )?;
         Ok(Automata {
             fwd,
             rev,
@@ -617,17 +682,27 @@ impl Matcher {
     /// # Errors
     /// [`CompileError::Nfa`] when the NFA exceeds [`Config::nfa_size_limit`].
     pub fn with_config(rules: RuleSet, config: &Config) -> Result<Matcher, CompileError> {
-        Matcher::build(rules, config, false)
+        Matcher::assemble(rules, config, false, None, [Saved::Build, Saved::Build])
     }
 
-    /// [`Matcher::with_config`]; `keep_dfa` keeps regex-automata's dense DFAs
-    /// beside the reduced tables (for the dead-rule analysis).
-    pub(crate) fn build(
-        rules: RuleSet,
-        config: &Config,
-        keep_dfa: bool,
-    ) -> Result<Matcher, CompileError> {
-        Matcher::assemble(rules, config, keep_dfa, [Saved::Build, Saved::Build])
+    /// The matcher the dead-rule analysis walks: every atom in one
+    /// automaton (forward, or `reverse`; see `Plan::single`), Unicode mode,
+    /// regex-automata's dense DFA kept beside the reduced table.
+    pub(crate) fn build_single(rules: RuleSet, reverse: bool) -> Result<Matcher, CompileError> {
+        let config = Config {
+            inline_key_limit: usize::MAX,
+            literal_keys: false,
+            ascii: false,
+            ..Config::default()
+        };
+        let plan = Plan::single(&rules, reverse);
+        Matcher::assemble(
+            rules,
+            &config,
+            true,
+            Some(plan),
+            [Saved::Build, Saved::Build],
+        )
     }
 
     /// [`Matcher::with_config`] with the main automata's reduced tables
@@ -642,7 +717,7 @@ impl Matcher {
         config: &Config,
         saved: [Saved; 2],
     ) -> Result<Matcher, CompileError> {
-        Matcher::assemble(rules, config, false, saved)
+        Matcher::assemble(rules, config, false, None, saved)
     }
 
     /// What a compiled file saves of the main automata (forward, reverse).
@@ -656,10 +731,12 @@ impl Matcher {
         [one(&self.main.fwd), one(&self.main.rev)]
     }
 
+    /// Builds the matcher from `plan`, or from the main plan of `config`.
     fn assemble(
         rules: RuleSet,
         config: &Config,
         keep_dfa: bool,
+        plan: Option<Plan>,
         saved: [Saved; 2],
     ) -> Result<Matcher, CompileError> {
         let bool_rules: Vec<u32> = rules
@@ -673,13 +750,15 @@ impl Matcher {
             .copied()
             .find(|&i| rules.rules()[i as usize].expr.eval(&mut |_| false))
             .unwrap_or(NONE);
-        let main = Plan::new(&rules, config, config.ascii).build(
-            &rules,
-            &bool_rules,
-            config,
-            keep_dfa,
-            saved,
-        )?;
+        let plan = plan.unwrap_or_else(|| Plan::new(&rules, config, config.ascii));
+        // A reverse-only plan (`Plan::single`) decides `!`/`&`/`|` rules in
+        // its reverse table: no answer stands in for a forward automaton.
+        let empty_winner = if plan.rev.1.iter().any(|r| matches!(r, Role::Bool(_))) {
+            NONE
+        } else {
+            empty_winner
+        };
+        let main = plan.build(&rules, &bool_rules, config, keep_dfa, saved)?;
         Ok(Matcher {
             rules,
             main,

@@ -270,6 +270,32 @@ proptest! {
             }
         }
     }
+
+    /// The analysis reading names forward and backwards finds the same dead
+    /// rules, and each witness is right for the reference (the two readings
+    /// build different automata: keys inlined with a `.*` loop, or as
+    /// prefixes of the reversed name).
+    #[test]
+    fn dead_rules_agree_in_both_readings(rules in rule_set()) {
+        use lora_rules::engine::analysis::{dead_rules_reading, Analysis, Reading};
+        let m = compile_with(&rules, &Config::default()).unwrap_or_else(|d| panic!("{d}"));
+        let (Analysis::Done(fwd), Analysis::Done(bwd)) = (
+            dead_rules_reading(m.rules(), Reading::Forward),
+            dead_rules_reading(m.rules(), Reading::Backward),
+        ) else {
+            return Ok(());
+        };
+        let ids = |d: &[lora_rules::engine::analysis::DeadRule]| d.iter().map(|d| d.rule).collect::<Vec<_>>();
+        prop_assert_eq!(ids(&fwd), ids(&bwd), "\n{}", rules);
+        let reference = m.reference();
+        for d in fwd.iter().chain(&bwd) {
+            prop_assert_eq!(d.witness.is_some(), fwd.iter().find(|f| f.rule == d.rule).unwrap().witness.is_some());
+            if let Some((name, by)) = &d.witness {
+                prop_assert!(reference.rule_matches(d.rule, name), "witness {} does not match rule {}\n{}", name, d.rule, rules);
+                prop_assert_eq!(reference.resolve(name), Some(*by));
+            }
+        }
+    }
 }
 
 #[test]
@@ -321,5 +347,29 @@ fn eva_checksums_match_python() {
             .sum();
         assert!(list.len() > 500, "{names} is missing");
         assert_eq!(sum, want, "{rules} on {names}");
+    }
+}
+
+/// An EVA-style key set (keys only, no trailing `.*`) is read backwards by
+/// the analysis; forward and backward readings find the same dead rule,
+/// with the same shortest witness here.
+#[test]
+fn key_only_rules_are_analysed_backwards() {
+    use lora_rules::engine::analysis::{Analysis, DeadRule, Reading, dead_rules_reading};
+    let m = compile_with(
+        r#"{"q_proj": {"rank": 8}, "model\\.layers\\.0\\.self_attn\\.q_proj": {"rank": 4}, "model.layers.1.mlp.up_proj": {"rank": 2}, "1.mlp.up_proj": null}"#,
+        &Config::default(),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let expected = Analysis::Done(vec![DeadRule {
+        rule: 1,
+        witness: Some(("model.layers.0.self_attn.q_proj".into(), 0)),
+    }]);
+    for reading in [Reading::Auto, Reading::Forward, Reading::Backward] {
+        assert_eq!(
+            dead_rules_reading(m.rules(), reading),
+            expected,
+            "{reading:?}"
+        );
     }
 }
