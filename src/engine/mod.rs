@@ -887,7 +887,7 @@ impl Matcher {
                 out.push(self.resolve_index(n.as_ref()));
                 continue;
             }
-            let shared = prev.iter().zip(name).take_while(|(a, b)| a == b).count();
+            let shared = common_prefix(prev, name);
             let mut best = walk_resume(table, name, shared, &mut stack, &mut settled);
             if let Some(w) = &self.main.rev {
                 best = w.walk(name, &self.rules, best);
@@ -1347,6 +1347,30 @@ fn walk_resume(
     best.min(table.eoi(s))
 }
 
+/// Length of the common prefix of `a` and `b`, eight bytes at a time (the
+/// shared prefix of consecutive names is 13-40 bytes in tree order).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (mut ca, mut cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let mut i = 0;
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let (x, y) = (
+            u64::from_le_bytes(x.try_into().unwrap_or_default()),
+            u64::from_le_bytes(y.try_into().unwrap_or_default()),
+        );
+        if x != y {
+            return i + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 /// One traversal of the dense DFA from its anchored start state: for every
 /// reachable state, the winner if the name ends there (`on_eoi`) and the
 /// best prefix rule it holds (`pre`).
@@ -1411,4 +1435,32 @@ fn tables(
         }
     }
     (on_eoi, pre)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix;
+
+    /// Against the byte-at-a-time count: every pair of prefixes of names
+    /// that differ at each position from 0 to 23 (inside and across the
+    /// 8-byte words).
+    #[test]
+    fn common_prefix_matches_bytewise_count() {
+        let base = b"model.layers.17.mlp.experts.3";
+        let mut names: Vec<Vec<u8>> = vec![base.to_vec()];
+        for i in 0..24 {
+            let mut n = base.to_vec();
+            n[i] ^= 1;
+            names.push(n);
+        }
+        for a in &names {
+            for b in &names {
+                for (la, lb) in [(a.len(), b.len()), (7, 29), (16, 9), (0, 5), (24, 24)] {
+                    let (a, b) = (&a[..la], &b[..lb]);
+                    let naive = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+                    assert_eq!(common_prefix(a, b), naive, "{a:?} {b:?}");
+                }
+            }
+        }
+    }
 }
