@@ -73,19 +73,7 @@ pub fn rows<'a>(
             (None, _, Some(m)) => format!("module `{m}`"),
             (None, _, None) => String::new(),
         };
-        // `Unsupported` is not a PEFT exception: the config is outside what
-        // this evaluator reproduces.
-        let (code, mut message) = if e.kind == legacy::PeftErrorKind::Unsupported {
-            (
-                code::LEGACY_UNSUPPORTED,
-                format!("not supported: {}", e.message),
-            )
-        } else {
-            (
-                code::LEGACY,
-                format!("PEFT 0.21.2 would raise {}: {}", e.python_type(), e.message),
-            )
-        };
+        let (code, mut message) = headline(&e);
         let span = locate(source, &e);
         if span.is_none() && !what.is_empty() {
             message.push_str(&format!(" (in {what})"));
@@ -131,6 +119,20 @@ pub fn rows<'a>(
                 if let Some(a) = &d.lora_alpha {
                     o.insert("alpha".into(), serde_json::Value::Number(a.clone()));
                 }
+                // The attributes `convert` writes into `defaults`, so that
+                // both forms resolve to the same attributes.
+                if cfg.lora_dropout.as_f64() != Some(0.0) {
+                    o.insert(
+                        "dropout".into(),
+                        serde_json::Value::Number(cfg.lora_dropout.clone()),
+                    );
+                }
+                if cfg.init_lora_weights != serde_json::Value::Bool(true) {
+                    o.insert("init".into(), cfg.init_lora_weights.clone());
+                }
+                if cfg.use_dora {
+                    o.insert("use_dora".into(), true.into());
+                }
                 if cfg.use_rslora {
                     o.insert("use_rslora".into(), true.into());
                 }
@@ -161,4 +163,21 @@ pub fn rows<'a>(
             }
         })
         .collect())
+}
+
+/// The code and first line of a diagnostic for `e`: PEFT's exception, or
+/// (for `Unsupported`, which is not a PEFT exception) what this evaluator
+/// does not reproduce.
+pub(super) fn headline(e: &legacy::LegacyError) -> (&'static str, String) {
+    if e.kind == legacy::PeftErrorKind::Unsupported {
+        (
+            code::LEGACY_UNSUPPORTED,
+            format!("not supported: {}", e.message),
+        )
+    } else {
+        (
+            code::LEGACY,
+            format!("PEFT 0.21.2 would raise {}: {}", e.python_type(), e.message),
+        )
+    }
 }

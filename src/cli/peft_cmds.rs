@@ -110,15 +110,15 @@ fn located(
 
 fn legacy_failure(source: &Source, e: &LegacyError) -> Failure {
     let loc = ConvertError::Peft(e.clone()).location();
-    (
-        one(located(
-            source,
-            code::LEGACY,
-            format!("PEFT 0.21.2 would raise {}: {e}", e.python_type()),
-            &loc,
-        )),
-        Exit::Diagnostics,
-    )
+    let (code, mut message) = super::legacy::headline(e);
+    if let Some(m) = &e.module {
+        message.push_str(&format!(" (module `{m}`)"));
+    }
+    let mut d = located(source, code, message, &loc);
+    if !e.hint.is_empty() {
+        d = d.with_help(e.hint.clone());
+    }
+    (one(d), Exit::Diagnostics)
 }
 
 fn warn(source: &Source, msg: impl Into<String>) {

@@ -2,7 +2,9 @@
 //!
 //! [`convert`] writes, in this order:
 //!
-//! 1. `defaults { rank = r, alpha = lora_alpha[, use_rslora = true] }`;
+//! 1. `defaults { rank = r, alpha = lora_alpha[, dropout = lora_dropout][, init =
+//!    init_lora_weights][, use_dora = true][, use_rslora = true] }`, each optional one only
+//!    when it differs from PEFT 0.21.2's default (0.0, `true`, `false`, `false`);
 //! 2. `exclude_modules` as `exclude` rules (a list entry `e` is `key "<escaped e>"`, exactly
 //!    PEFT's "equals `e` or ends with `.e`"; a string is `re "<translated>"`), then the
 //!    `modules_to_save` guard (`re.match(rf"(^|.*\.){m}($|\..*)")`) as `exclude` rules;
@@ -766,6 +768,39 @@ fn defaults_line(cfg: &LegacyConfig) -> Result<String, ConvertError> {
         rank_text(cfg.r, "r", None)?,
         alpha_text(&cfg.lora_alpha, "lora_alpha", None)?
     );
+    if cfg.lora_dropout.as_f64() != Some(0.0) {
+        let p = cfg.lora_dropout.as_f64().unwrap_or(f64::NAN);
+        if !(0.0..1.0).contains(&p) {
+            return Err(not_expressible(
+                Some("lora_dropout"),
+                None,
+                format!(
+                    "lora_dropout = {}: the rule language needs 0 <= dropout < 1",
+                    cfg.lora_dropout
+                ),
+            ));
+        }
+        s.push_str(&format!(", dropout = {}", number_text(&cfg.lora_dropout)?));
+    }
+    match &cfg.init_lora_weights {
+        serde_json::Value::Bool(true) => {}
+        serde_json::Value::String(init) => {
+            let text = crate::print::string(init).ok_or_else(|| {
+                not_expressible(
+                    Some("init_lora_weights"),
+                    None,
+                    format!(
+                        "init_lora_weights = {init:?} contains a newline or both quote characters"
+                    ),
+                )
+            })?;
+            s.push_str(&format!(", init = {text}"));
+        }
+        other => s.push_str(&format!(", init = {other}")),
+    }
+    if cfg.use_dora {
+        s.push_str(", use_dora = true");
+    }
     if cfg.use_rslora {
         s.push_str(", use_rslora = true");
     }

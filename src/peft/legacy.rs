@@ -260,6 +260,14 @@ pub struct LegacyConfig {
     pub lora_alpha: Number,
     /// `use_rslora`.
     pub use_rslora: bool,
+    /// `lora_dropout` with its JSON type (default 0.0). Not part of which
+    /// modules are adapted nor of scaling; carried so that `convert` keeps it.
+    pub lora_dropout: Number,
+    /// `use_dora` (default false); carried like `lora_dropout`.
+    pub use_dora: bool,
+    /// `init_lora_weights`: a boolean or a string such as `"pissa"` (default
+    /// true); carried like `lora_dropout`.
+    pub init_lora_weights: Value,
     /// `rank_pattern`, in key order.
     pub rank_pattern: Vec<(String, i64)>,
     /// `alpha_pattern`, in key order.
@@ -321,6 +329,20 @@ pub const LORA_CONFIG_FIELDS: &[&str] = &[
     "kasa_config",
     "ensure_weight_tying",
 ];
+
+/// A value of a type this evaluator does not model for `field` (PEFT may
+/// accept it through Python truthiness or fail later, at layer creation).
+fn unmodelled_type(field: &str, expected: &str, got: &Value) -> LegacyError {
+    LegacyError::new(
+        PeftErrorKind::Unsupported,
+        format!(
+            "`{field}` is {}; this evaluator reads it only as {expected}",
+            short(got)
+        ),
+        format!("write `{field}` as {expected}"),
+    )
+    .field(field)
+}
 
 fn type_err(field: &str, expected: &str, got: &Value) -> LegacyError {
     LegacyError::new(
@@ -405,6 +427,9 @@ impl LegacyConfig {
             r: 8,
             lora_alpha: Number::from(8),
             use_rslora: false,
+            lora_dropout: Number::from(0),
+            use_dora: false,
+            init_lora_weights: Value::Bool(true),
             rank_pattern: Vec::new(),
             alpha_pattern: Vec::new(),
             layers_to_transform: None,
@@ -487,6 +512,30 @@ impl LegacyConfig {
                 Value::Bool(b) => *b,
                 _ => return Err(type_err("use_rslora", "a boolean", u)),
             };
+        }
+        if let Some(d) = get("lora_dropout") {
+            match d {
+                Value::Number(n) => cfg.lora_dropout = n.clone(),
+                _ => return Err(unmodelled_type("lora_dropout", "a number", d)),
+            }
+        }
+        if let Some(u) = get("use_dora") {
+            cfg.use_dora = match u {
+                Value::Bool(b) => *b,
+                _ => return Err(unmodelled_type("use_dora", "a boolean", u)),
+            };
+        }
+        if let Some(i) = get("init_lora_weights") {
+            match i {
+                Value::Bool(_) | Value::String(_) => cfg.init_lora_weights = i.clone(),
+                _ => {
+                    return Err(unmodelled_type(
+                        "init_lora_weights",
+                        "a boolean or a string such as \"pissa\"",
+                        i,
+                    ));
+                }
+            }
         }
         if let Some(rp) = get("rank_pattern") {
             let Value::Object(m) = rp else {

@@ -309,7 +309,8 @@ fn convert_writes_atomically_and_resolves_like_peft() {
     let cfg = tmp(
         "conv1.json",
         r#"{"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "r": 8, "lora_alpha": 16,
-            "exclude_modules": ["layers.0.self_attn.q_proj"]}"#,
+            "exclude_modules": ["layers.0.self_attn.q_proj"], "lora_dropout": 0.05,
+            "init_lora_weights": "olora", "use_dora": true}"#,
     );
     let out = tmp("conv1-out.lora", "old content\n");
     let (code, stdout, err) = run(&["convert", &cfg, "-o", &out]);
@@ -317,7 +318,9 @@ fn convert_writes_atomically_and_resolves_like_peft() {
     assert!(stdout.is_empty());
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
-        text.starts_with("defaults { rank = 8, alpha = 16 }"),
+        text.starts_with(
+            "defaults { rank = 8, alpha = 16, dropout = 0.05, init = \"olora\", use_dora = true }"
+        ),
         "{text}"
     );
     // no temporary file of this output left next to it (other tests write
@@ -351,7 +354,7 @@ fn convert_writes_atomically_and_resolves_like_peft() {
         "jsonl",
     ]);
     assert_eq!((c1, c2), (0, 0));
-    let strip = |s: &str| -> Vec<(String, String, String)> {
+    let strip = |s: &str| -> Vec<(String, String, String, String)> {
         s.lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -359,11 +362,18 @@ fn convert_writes_atomically_and_resolves_like_peft() {
                     v["module"].to_string(),
                     v["action"].to_string(),
                     v["scaling"].to_string(),
+                    v["attrs"].to_string(),
                 )
             })
             .collect()
     };
     assert_eq!(strip(&a), strip(&b));
+    assert!(
+        a.lines().any(|l| l.contains(
+            r#""attrs":{"rank":8,"alpha":16,"dropout":0.05,"init":"olora","use_dora":true}"#
+        )),
+        "{a}"
+    );
 }
 
 #[test]

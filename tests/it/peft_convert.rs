@@ -212,3 +212,47 @@ fn convert_lookahead_idiom_and_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn convert_keeps_dropout_init_and_dora() {
+    // Not part of targeting or scaling, but part of the adapter: a converted
+    // file that dropped them would train a different adapter.
+    assert_eq!(
+        text(
+            r#"{"target_modules": ["q_proj"], "r": 8, "lora_alpha": 16, "lora_dropout": 0.1,
+                "init_lora_weights": "pissa_niter_4", "use_dora": true, "use_rslora": true}"#
+        ),
+        "defaults { rank = 8, alpha = 16, dropout = 0.1, init = \"pissa_niter_4\", use_dora = true, use_rslora = true }\n\n\
+         key \"q_proj\" {}\n"
+    );
+    assert_eq!(
+        text(r#"{"target_modules": ["q_proj"], "init_lora_weights": false, "lora_dropout": 0.0}"#),
+        "defaults { rank = 8, alpha = 8, init = false }\n\nkey \"q_proj\" {}\n"
+    );
+    let src = |cfg: &str| {
+        LegacyConfig::from_json_str(cfg)
+            .map(|_| ())
+            .map_err(|e| (e.kind, e.field))
+    };
+    use lora_rules::peft::legacy::PeftErrorKind::Unsupported;
+    for (cfg, field) in [
+        (
+            r#"{"target_modules": ["q_proj"], "use_dora": 1}"#,
+            "use_dora",
+        ),
+        (
+            r#"{"target_modules": ["q_proj"], "lora_dropout": "0.1"}"#,
+            "lora_dropout",
+        ),
+        (
+            r#"{"target_modules": ["q_proj"], "init_lora_weights": 1}"#,
+            "init_lora_weights",
+        ),
+    ] {
+        assert_eq!(
+            src(cfg),
+            Err((Unsupported, Some(field.to_string()))),
+            "{cfg}"
+        );
+    }
+}
