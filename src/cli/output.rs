@@ -86,7 +86,8 @@ pub fn jsonl(w: &mut impl Write, rows: &[Row<'_>]) -> io::Result<()> {
 /// `--format json`: one array.
 pub fn json(w: &mut impl Write, rows: &[Row<'_>]) -> io::Result<()> {
     let arr: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
-    serde_json::to_writer_pretty(&mut *w, &arr).map_err(io::Error::other)?;
+    // `From` keeps an I/O error as it is (a broken pipe stays `BrokenPipe`).
+    serde_json::to_writer_pretty(&mut *w, &arr).map_err(io::Error::from)?;
     writeln!(w)
 }
 

@@ -676,3 +676,32 @@ fn atomic_writes_follow_links_and_keep_permissions() {
     assert_eq!(code, 2);
     assert!(err.contains("is a directory"), "{err}");
 }
+
+/// `resolve … | head`: when the reader closes the pipe, every output format
+/// stops quietly with exit 0 (`--format json` reported L002 "Broken pipe").
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    use std::io::Read;
+    for format in ["json", "jsonl", "table"] {
+        let mut child = bin()
+            .args([
+                "resolve",
+                "benches/data/r5.lora",
+                "--modules",
+                "benches/data/deepseek-v3-experts.txt",
+                "--format",
+                format,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The read end is dropped here: the rest of the output (megabytes)
+        // meets a closed pipe.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
+}
