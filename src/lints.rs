@@ -159,15 +159,30 @@ pub fn pattern_lints(rules: &RuleSet) -> Diagnostics {
 /// the second value says why it was skipped past that):
 ///
 /// * `L055` — rule j also matches modules that an earlier rule i decides
-///   (one warning per pair, with the count and an example module);
+///   (one warning per pair, with the count and an example module), unless
+///   every module LoRA can wrap that i decides is matched by j (i is an
+///   exception carved out of j, the "specific rules first" idiom the
+///   language is built on; modules of a class PEFT 0.21.2 cannot wrap, such
+///   as `act_fn`, do not count, a module without a class does) or j decides
+///   no module at all (`L051`/`L050` already say so);
 /// * `L056` — an `exclude` rule decides every module of a kind (the last
 ///   segment, e.g. `q_proj`) that a later adapt rule would adapt.
 pub fn overlap_on_model(
     rules: &RuleSet,
     winners: &[Option<usize>],
-    modules: &[&str],
+    list: &crate::modules::ModuleList,
 ) -> (Diagnostics, Option<String>) {
     use std::collections::BTreeMap;
+    let modules = list.names();
+    let wrappable: Vec<bool> = list
+        .modules
+        .iter()
+        .map(|m| {
+            m.class
+                .as_deref()
+                .is_none_or(|c| crate::peft::legacy::SUPPORTED_CLASSES.contains(&c))
+        })
+        .collect();
     let mut out = Diagnostics::new();
     let work = rules.rules().len().saturating_mul(modules.len());
     if work > 20_000_000 {
@@ -181,20 +196,25 @@ pub fn overlap_on_model(
         );
     }
     let reference = crate::engine::Reference::new(rules);
-    // (winner, shadowed) -> (count, example)
-    let mut pairs: BTreeMap<(usize, usize), (usize, &str)> = BTreeMap::new();
+    // (winner, shadowed) -> (count, count of wrappable modules, example)
+    let mut pairs: BTreeMap<(usize, usize), (usize, usize, &str)> = BTreeMap::new();
+    // Per rule: modules it decides, and how many of them LoRA can wrap.
+    let mut decided = vec![(0usize, 0usize); rules.rules().len()];
     // kind -> (modules of that kind, per exclude rule: (modules it decides, a later adapt rule))
     type PerExclude = BTreeMap<usize, (usize, Option<usize>)>;
     let mut kinds: BTreeMap<&str, (usize, PerExclude)> = BTreeMap::new();
-    for (name, win) in modules.iter().zip(winners) {
+    for ((name, win), &wrap) in modules.iter().zip(winners).zip(&wrappable) {
         let kind = name.rsplit('.').next().unwrap_or(name);
         let entry = kinds.entry(kind).or_default();
         entry.0 += 1;
         let Some(w) = *win else { continue };
+        decided[w].0 += 1;
+        decided[w].1 += usize::from(wrap);
         let matching = reference.matching(name);
         for &j in matching.iter().filter(|&&j| j > w) {
-            let e = pairs.entry((w, j)).or_insert((0, name));
+            let e = pairs.entry((w, j)).or_insert((0, 0, name));
             e.0 += 1;
+            e.1 += usize::from(wrap);
         }
         let wrule = &rules.rules()[w];
         if wrule.attrs.is_none() {
@@ -207,7 +227,10 @@ pub fn overlap_on_model(
             e.1 = e.1.or(later_adapt);
         }
     }
-    for ((i, j), (count, example)) in pairs.iter().take(200) {
+    let partial = pairs
+        .iter()
+        .filter(|((i, j), (_, wrapped, _))| *wrapped < decided[*i].1 && decided[*j].0 > 0);
+    for ((i, j), (count, _, example)) in partial.take(200) {
         let (ri, rj) = (&rules.rules()[*i], &rules.rules()[*j]);
         out.push(
             Diagnostic::warning(

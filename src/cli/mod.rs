@@ -434,7 +434,7 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                     &names,
                 ));
                 let (overlap, skipped) =
-                    lora_rules::lints::overlap_on_model(m.rules(), &winners, &names);
+                    lora_rules::lints::overlap_on_model(m.rules(), &winners, &list);
                 warnings.extend(overlap);
                 if let Some(why) = skipped {
                     eprintln!("note: overlap lints skipped: {why}");
@@ -561,11 +561,26 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                 }
             };
             if check {
-                return Ok(if out == source.text() {
-                    Exit::Ok
-                } else {
-                    Exit::Diagnostics
-                });
+                if out == source.text() {
+                    return Ok(Exit::Ok);
+                }
+                // Say where, not only that: the first line that differs.
+                let (old, new) = (source.text(), out.as_str());
+                let line = old
+                    .lines()
+                    .zip(new.lines())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let shown = |t: &str| t.lines().nth(line).unwrap_or("(end of file)").to_string();
+                eprintln!(
+                    "{}: not in canonical form; first difference at line {}:\n  - {}\n  + {}\nrun `lora-rules fmt --write {}` to rewrite it",
+                    source.name(),
+                    line + 1,
+                    shown(old),
+                    shown(new),
+                    source.name()
+                );
+                return Ok(Exit::Diagnostics);
             }
             if write {
                 lora_rules::modules::write_atomic(&file, out.as_bytes())

@@ -281,14 +281,32 @@ fn check_against_a_model() {
 
 #[test]
 fn fmt_check_write_and_convert() {
-    let path = tmp("f.lora", "\"b\"   {rank=4}  # why\n");
-    assert_eq!(run(&["fmt", "--check", &path]).0, 1);
+    let path = tmp("f.lora", "\"a\" exclude\n\"b\"   {rank=4}  # why\n");
+    let (code, _, err) = run(&["fmt", "--check", &path]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "{path}: not in canonical form; first difference at line 2:\n  - \"b\"   {{rank=4}}  # why\n  + \"b\" {{ rank = 4 }}  # why\nrun `lora-rules fmt --write {path}` to rewrite it\n"
+        )
+    );
     assert_eq!(run(&["fmt", "--write", &path]).0, 0);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap_or_default(),
-        "\"b\" { rank = 4 }  # why\n"
+        "\"a\" exclude\n\"b\" { rank = 4 }  # why\n"
     );
     assert_eq!(run(&["fmt", "--check", &path]).0, 0);
+    // The shipped examples are in canonical form.
+    for example in [
+        "examples/llama-3-8b.lora",
+        "examples/llama-3-8b.json",
+        "examples/deepseek-v3.lora",
+        "examples/qwen2.5-vl-7b.lora",
+        "examples/t5-base.lora",
+    ] {
+        let (code, _, err) = run(&["fmt", "--check", example]);
+        assert_eq!(code, 0, "{err}");
+    }
     let (code, out, err) = run(&["fmt", "--to", "json", &path]);
     assert_eq!(code, 1, "a path pattern has no JSON form: {out}");
     assert!(err.contains("error[L032]"), "{err}");
@@ -497,15 +515,22 @@ fn check_reports_overlaps_and_hidden_kinds_on_a_model() {
         "examples/models/llama-3-8b.tsv",
     ]);
     assert_eq!(code, 0);
-    // 16 lower layers x 3 MLP projections, and the 8 upper down_proj.
+    // Rules 1 and 3 are exceptions written before rule 4, which matches
+    // all of their modules: the idiom, no L055 (there were two).
+    assert!(!err.contains("L055"), "{err}");
+    let rules = tmp(
+        "partial.lora",
+        "\"model.layers.{0..15}.**\" exclude\n\"**.mlp.*_proj\" { rank = 8 }\n\"**.mlp.gate_proj\" { rank = 4 }\n",
+    );
+    let (_, _, err) = run(&["check", &rules, "-m", "examples/models/llama-3-8b.tsv"]);
+    // Rule 0 also decides attention modules, which rule 1 does not match:
+    // a partial overlap. Rule 2 decides nothing: L051 only.
     assert!(
-        err.contains("warning[L055]: rule 4 also matches 48 module(s) that rule 1 decides"),
+        err.contains("warning[L055]: rule 1 also matches 48 module(s) that rule 0 decides"),
         "{err}"
     );
-    assert!(
-        err.contains("warning[L055]: rule 4 also matches 8 module(s) that rule 3 decides"),
-        "{err}"
-    );
+    assert_eq!(err.matches("L055").count(), 1, "{err}");
+    assert!(err.contains("warning[L051]: rule 2 decides none"), "{err}");
     let rules = tmp("hide.lora", "\"**.q_proj\" exclude\n\"**.*_proj\" {}\n");
     let (_, _, err) = run(&["check", &rules, "-m", "examples/models/llama-3-8b.tsv"]);
     assert!(
