@@ -282,9 +282,34 @@ pub(crate) fn load_input(
         RulesInput::Text(source) => {
             let format = Format::detect(source.name(), source.text());
             lora_rules::compile_source(&source, format, &lora_rules::engine::Config::default())
-                .map_err(|d| (d, Exit::Diagnostics))
+                .map_err(|d| {
+                    // One clear error, not an L032 per config field.
+                    if legacy::is_legacy_config(&source) {
+                        peft_config_given(
+                            source.name(),
+                            "or `resolve` it directly, as PEFT 0.21.2 would",
+                        )
+                    } else {
+                        (d, Exit::Diagnostics)
+                    }
+                })
         }
     }
+}
+
+/// The error for a PEFT `adapter_config.json` given where a rule file is
+/// expected: points to `convert`, then says what else to do (`then`).
+fn peft_config_given(name: &str, then: &str) -> (Diagnostics, Exit) {
+    (
+        one(Diagnostic::error(
+            lora_rules::diag::code::LEGACY,
+            format!("`{name}` is a PEFT adapter config, not a rule file"),
+        )
+        .with_help(format!(
+            "convert it first: `lora-rules convert {name} -o rules.lora`, {then}"
+        ))),
+        Exit::Diagnostics,
+    )
 }
 
 /// `lora-rules compile`: RULES (text, or a compiled file whose saved rules
@@ -300,18 +325,9 @@ fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
     let (source, format) = match read_rules(rules)? {
         RulesInput::Text(source) => {
             if legacy::is_legacy_config(&source) {
-                return Err((
-                    one(
-                        Diagnostic::error(
-                            lora_rules::diag::code::LEGACY,
-                            format!("`{}` is a PEFT adapter config, not a rule file", rules.display()),
-                        )
-                        .with_help(format!(
-                            "convert it first: `lora-rules convert {} -o rules.lora`, then compile rules.lora",
-                            rules.display()
-                        )),
-                    ),
-                    Exit::Diagnostics,
+                return Err(peft_config_given(
+                    &rules.display().to_string(),
+                    "then compile rules.lora",
                 ));
             }
             if output != Path::new("-") && same_file(rules, output) {

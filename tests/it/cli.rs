@@ -730,3 +730,36 @@ fn closed_stdout_pipe_is_not_an_error() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
     }
 }
+
+/// A PEFT `adapter_config.json` where a rule file is expected: one error
+/// pointing to `convert` (`check` printed an L032 per config field).
+#[test]
+fn peft_config_given_as_rules_points_to_convert() {
+    let cfg = tmp(
+        "given-config.json",
+        r#"{"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj"]}"#,
+    );
+    for args in [
+        vec!["check", cfg.as_str()],
+        vec!["explain", cfg.as_str(), "model.layers.0.self_attn.q_proj"],
+        vec!["compile", cfg.as_str(), "-o", "-"],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.matches("error[").count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "error[L070]: `{cfg}` is a PEFT adapter config, not a rule file"
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("lora-rules convert {cfg} -o rules.lora")),
+            "{err}"
+        );
+    }
+    // resolve reads it directly.
+    let (code, _, err) = run(&["resolve", &cfg, "-m", "examples/models/llama-3-8b.tsv"]);
+    assert_eq!(code, 0, "{err}");
+}
