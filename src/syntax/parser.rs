@@ -113,7 +113,18 @@ fn pest_to_diagnostic(err: &pest::error::Error<Rule>, text: &str) -> Diagnostic 
     if let Some(k) = keyword {
         return d.with_help(format!("did you mean `{k}`?"));
     }
-    if found.starts_with("`\"") && expected.iter().any(|e| e.contains("`{`")) {
+    let rest = text.get(pos..).unwrap_or("");
+    if rest.starts_with("//") || rest.starts_with("/*") {
+        d = d.with_help("comments start with `#` and run to the end of the line");
+    } else if !word.is_empty()
+        && !word.starts_with(|c: char| c.is_ascii_digit())
+        && expected.iter().any(|e| e.contains("`{`"))
+        && rest[word.len()..].trim_start().starts_with('=')
+    {
+        d = d.with_help(format!(
+            "attributes go in braces after the pattern: `{{ {word} = ... }}`"
+        ));
+    } else if found.starts_with("`\"") && expected.iter().any(|e| e.contains("`{`")) {
         d = d.with_help("a rule is a pattern followed by `{ attr = value }` or `exclude`; combine patterns with `|`, `&` and `!`");
     } else if expected.contains(&"a number") {
         d = d.with_help("a value is a number, `true`, `false` or a quoted string (`\"pissa\"`)");

@@ -71,3 +71,29 @@ fn misspelt_keywords_get_a_did_you_mean() {
     let d = errors("k.lora", "defualts { rank = 4 }\n");
     assert_eq!(d[0].help(), Some("did you mean `defaults`?"));
 }
+
+#[test]
+fn attributes_without_braces_and_slash_comments_get_help() {
+    let d = errors("b.lora", "\"q_proj\" rank = 8\n");
+    assert_eq!(
+        (d[0].code(), d[0].help()),
+        (
+            "L001",
+            Some("attributes go in braces after the pattern: `{ rank = ... }`")
+        )
+    );
+    for text in [
+        "// layers 0-7\n\"q_proj\" {}\n",
+        "\"q_proj\" {} /* why */\n",
+    ] {
+        let d = errors("c.lora", text);
+        assert_eq!(
+            (d[0].code(), d[0].help()),
+            (
+                "L001",
+                Some("comments start with `#` and run to the end of the line")
+            ),
+            "{text}"
+        );
+    }
+}
