@@ -163,10 +163,12 @@ pub fn pattern_lints(rules: &RuleSet) -> Diagnostics {
 ///   every module LoRA can wrap that i decides is matched by j (i is an
 ///   exception carved out of j, the "specific rules first" idiom the
 ///   language is built on; modules of a class PEFT 0.21.2 cannot wrap, such
-///   as `act_fn`, do not count, a module without a class does) or j decides
-///   no module at all (`L051`/`L050` already say so);
+///   as `act_fn`, do not count, a module without a class does), when no
+///   module they share can be wrapped, or when j decides no module at all
+///   (`L051`/`L050` already say so);
 /// * `L056` — an `exclude` rule decides every module of a kind (the last
-///   segment, e.g. `q_proj`) that a later adapt rule would adapt.
+///   segment, e.g. `q_proj`) that a later adapt rule would adapt; only
+///   modules LoRA can wrap count.
 pub fn overlap_on_model(
     rules: &RuleSet,
     winners: &[Option<usize>],
@@ -196,28 +198,36 @@ pub fn overlap_on_model(
         );
     }
     let reference = crate::engine::Reference::new(rules);
-    // (winner, shadowed) -> (count, count of wrappable modules, example)
-    let mut pairs: BTreeMap<(usize, usize), (usize, usize, &str)> = BTreeMap::new();
+    // (winner, shadowed) -> (count, count of wrappable modules, a wrappable example)
+    let mut pairs: BTreeMap<(usize, usize), (usize, usize, Option<&str>)> = BTreeMap::new();
     // Per rule: modules it decides, and how many of them LoRA can wrap.
     let mut decided = vec![(0usize, 0usize); rules.rules().len()];
     // kind -> (modules of that kind, per exclude rule: (modules it decides, a later adapt rule))
     type PerExclude = BTreeMap<usize, (usize, Option<usize>)>;
     let mut kinds: BTreeMap<&str, (usize, PerExclude)> = BTreeMap::new();
     for ((name, win), &wrap) in modules.iter().zip(winners).zip(&wrappable) {
+        // Kinds count only modules LoRA can wrap (not `self_attn` containers).
         let kind = name.rsplit('.').next().unwrap_or(name);
-        let entry = kinds.entry(kind).or_default();
-        entry.0 += 1;
+        let mut entry = wrap.then(|| kinds.entry(kind).or_default());
+        if let Some(e) = entry.as_mut() {
+            e.0 += 1;
+        }
         let Some(w) = *win else { continue };
         decided[w].0 += 1;
         decided[w].1 += usize::from(wrap);
         let matching = reference.matching(name);
         for &j in matching.iter().filter(|&&j| j > w) {
-            let e = pairs.entry((w, j)).or_insert((0, 0, name));
+            let e = pairs.entry((w, j)).or_insert((0, 0, None));
             e.0 += 1;
-            e.1 += usize::from(wrap);
+            if wrap {
+                e.1 += 1;
+                e.2 = e.2.or(Some(name));
+            }
         }
         let wrule = &rules.rules()[w];
-        if wrule.attrs.is_none() {
+        if let Some(entry) = entry
+            && wrule.attrs.is_none()
+        {
             let later_adapt = matching
                 .iter()
                 .copied()
@@ -229,8 +239,11 @@ pub fn overlap_on_model(
     }
     let partial = pairs
         .iter()
-        .filter(|((i, j), (_, wrapped, _))| *wrapped < decided[*i].1 && decided[*j].0 > 0);
-    for ((i, j), (count, _, example)) in partial.take(200) {
+        .filter(|((i, j), (_, wrapped, _))| {
+            0 < *wrapped && *wrapped < decided[*i].1 && decided[*j].0 > 0
+        })
+        .filter_map(|(pair, (count, _, example))| Some((pair, count, (*example)?)));
+    for ((i, j), count, example) in partial.take(200) {
         let (ri, rj) = (&rules.rules()[*i], &rules.rules()[*j]);
         out.push(
             Diagnostic::warning(

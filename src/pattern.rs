@@ -522,6 +522,21 @@ fn brace_regex(body: &str, at: usize) -> Result<String, PathError> {
                     end: off + t.len().max(1),
                 });
             }
+            if t.len() > 1 && t.starts_with('0') {
+                // Module numbers have no leading zeros: `{00..7}` looks like
+                // a request for zero-padded names, which it would not match.
+                let bare = t.trim_start_matches('0');
+                return Err(PathError {
+                    message: format!("`{t}` has a leading zero"),
+                    label: "leading zero",
+                    help: format!(
+                        "a range matches numbers written without leading zeros, as PyTorch names them: write `{}` here (for zero-padded names, use a regex rule)",
+                        if bare.is_empty() { "0" } else { bare }
+                    ),
+                    start: off,
+                    end: off + t.len(),
+                });
+            }
             Ok(t.parse().unwrap_or(0))
         };
         let lo = parse(a, at)?;

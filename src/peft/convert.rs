@@ -1089,18 +1089,58 @@ fn general(
         }
         None if same_keys => (0..=nr).map(|i| (i, i)).collect(),
         None => {
-            let needed = (nr + 1) * (na + 1) - 1;
-            if needed > limits.max_rules {
+            // A combination no module can have is left out: when rank key k
+            // and alpha key l are the same text, a module matching one
+            // matches the other, so (i, j) with alpha key j == rank key
+            // k < i, or rank key i == alpha key l < j, never occurs, nor
+            // (i, none) / (none, j) when key i / j has a twin.
+            let text_r: Vec<&String> = cfg.rank_pattern.iter().map(|(k, _)| k).collect();
+            let text_a: Vec<&String> = cfg.alpha_pattern.iter().map(|(k, _)| k).collect();
+            let twin_in_a: Vec<usize> = (0..nr)
+                .map(|i| {
+                    text_a
+                        .iter()
+                        .position(|k| *k == text_r[i])
+                        .unwrap_or(usize::MAX)
+                })
+                .chain([usize::MAX])
+                .collect();
+            let twin_in_r: Vec<usize> = (0..na)
+                .map(|j| {
+                    text_r
+                        .iter()
+                        .position(|k| *k == text_a[j])
+                        .unwrap_or(usize::MAX)
+                })
+                .chain([usize::MAX])
+                .collect();
+            let occurs = |&(i, j): &(usize, usize)| {
+                let (ta, tr) = (twin_in_a[i], twin_in_r[j]);
+                match (i < nr, j < na) {
+                    (true, true) => !(tr < i || ta < j),
+                    (true, false) => ta == usize::MAX,
+                    (false, true) => tr == usize::MAX,
+                    (false, false) => true,
+                }
+            };
+            let all = (nr + 1) * (na + 1) - 1;
+            let kept: Vec<(usize, usize)> = (0..=nr)
+                .flat_map(|i| (0..=na).map(move |j| (i, j)))
+                .filter(occurs)
+                .take(limits.max_rules.saturating_add(2))
+                .collect();
+            if kept.len() > limits.max_rules + 1 {
                 return Err(ConvertError::TooManyRules {
-                    needed,
+                    needed: all,
                     max: limits.max_rules,
                 });
             }
-            (0..=nr)
-                .flat_map(|i| (0..=na).map(move |j| (i, j)))
-                .collect()
+            kept
         }
     };
+    // (i, j) with rank key i and alpha key j the same text: one `key`.
+    let twins =
+        |i: usize, j: usize| i < nr && j < na && cfg.rank_pattern[i].0 == cfg.alpha_pattern[j].0;
     let combo_rules: Vec<&(usize, usize)> =
         combos.iter().filter(|(i, j)| *i < nr || *j < na).collect();
     if combo_rules.len() > limits.max_rules {
@@ -1130,7 +1170,7 @@ fn general(
                 )?
             ));
         }
-        if j < na && !(same_keys && i == j) {
+        if j < na && !twins(i, j) {
             parts.push(ak[j].clone());
         }
         if j < na {

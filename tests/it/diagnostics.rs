@@ -97,3 +97,20 @@ fn attributes_without_braces_and_slash_comments_get_help() {
         );
     }
 }
+
+#[test]
+fn range_bounds_with_leading_zeros_are_refused() {
+    let d = errors("z.lora", "\"model.layers.{00..07}.q_proj\" {}\n");
+    assert_eq!(
+        (d[0].code(), d[0].message(), d[0].help()),
+        (
+            "L022",
+            "invalid path pattern: `00` has a leading zero",
+            Some(
+                "a range matches numbers written without leading zeros, as PyTorch names them: write `0` here (for zero-padded names, use a regex rule)"
+            )
+        )
+    );
+    let ok = lora_rules::Source::new("z.lora", "\"model.layers.{0..10}.q_proj\" {}\n");
+    assert!(lora_rules::load(&ok, lora_rules::Format::Lora).is_ok());
+}

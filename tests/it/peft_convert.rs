@@ -256,3 +256,33 @@ fn convert_keeps_dropout_init_and_dora() {
         );
     }
 }
+
+#[test]
+fn convert_leaves_out_combinations_no_module_can_have() {
+    // `down_proj` is both a rank key and an alpha key: every module matching
+    // one matches the other, so (down_proj, none), (none, down_proj) and
+    // (layers 30-31, down_proj) never occur, and `key K & key K` is `key K`.
+    assert_eq!(
+        text(
+            r#"{"target_modules": ["q_proj", "down_proj"], "r": 16, "lora_alpha": 32,
+                "rank_pattern": {"down_proj": 8, "layers.3[01].self_attn.*": 64},
+                "alpha_pattern": {"down_proj": 16}}"#
+        ),
+        "defaults { rank = 16, alpha = 32 }\n\n\
+         !(key \"q_proj\" | key \"down_proj\") exclude\n\
+         key \"down_proj\" { rank = 8, alpha = 16 }\n\
+         key \"layers.3[01].self_attn.*\" { rank = 64 }\n\
+         key \"q_proj\" | key \"down_proj\" {}\n"
+    );
+    // Different keys: every combination can occur.
+    assert_eq!(
+        text(
+            r#"{"target_modules": ["q_proj"], "rank_pattern": {"a": 2}, "alpha_pattern": {"b": 4}}"#
+        ),
+        "defaults { rank = 8, alpha = 8 }\n\n\
+         key \"q_proj\" & key \"a\" & key \"b\" { rank = 2, alpha = 4 }\n\
+         key \"q_proj\" & key \"a\" { rank = 2 }\n\
+         key \"q_proj\" & key \"b\" { alpha = 4 }\n\
+         key \"q_proj\" {}\n"
+    );
+}

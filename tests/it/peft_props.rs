@@ -172,6 +172,11 @@ fn check(model: &str, cfg_json: &Json) -> Result<(), TestCaseError> {
     };
     let (cfg, _) = LegacyConfig::from_json_value(cfg_json).unwrap();
     let ev = legacy::evaluate(&cfg, &info);
+    // The model-free conversion (exact on every model, combinations written
+    // without knowing which occur) must agree too, where it exists.
+    if let (Ok(ev), Ok(free)) = (&ev, convert(&cfg, None, &ConvertLimits::default())) {
+        same_as_peft(ev, &free)?;
+    }
     let conv = convert(&cfg, Some(&info), &ConvertLimits::default());
     let (ev, conv) = match (ev, conv) {
         (Err(_), Err(_)) => return Ok(()),
@@ -184,6 +189,15 @@ fn check(model: &str, cfg_json: &Json) -> Result<(), TestCaseError> {
             )));
         }
     };
+    same_as_peft(&ev, &conv)
+}
+
+/// Every module of `ev` resolved with the converted file `conv`: targeted,
+/// rank, alpha (with its JSON type) and scaling as PEFT decided.
+fn same_as_peft(
+    ev: &legacy::Evaluation,
+    conv: &lora_rules::peft::convert::Converted,
+) -> Result<(), TestCaseError> {
     let m = lora_rules::compile_str("c.lora", &conv.text)
         .map_err(|d| TestCaseError::fail(format!("{d}\n{}", conv.text)))?;
     for d in &ev.decisions {
