@@ -150,7 +150,7 @@ pub fn to_json(file: &RuleFile) -> Result<String, Diagnostics> {
             diags.push(
                 Diagnostic::error(code::JSON_SHAPE, format!("rule {i} is a `{}` pattern; JSON keys are `key` patterns", a.kind.keyword()))
                     .with_span(a.span, "not a key")
-                    .with_help("a full-name regex R is the key `^(?:R)$` only at the root; keep this file in `.lora`"),
+                    .with_help("a JSON dictionary key is matched like PEFT's rank_pattern keys, after any `.` of the name; path and `re` patterns have no such form. Keep this file in `.lora` (or, for PEFT itself, `lora-rules export RULES --modules MODEL --format peft`)"),
             );
             continue;
         }
