@@ -25,6 +25,13 @@ pub fn dead_rules(rules: &RuleSet) -> (Diagnostics, Option<String>) {
         let span = rule.span.unwrap_or_default();
         let diag = match &d.witness {
             Some((name, by)) => {
+                // A witness of control characters only (`[^\w.]` matches a
+                // tab) is shown escaped, as `explain` needs it typed.
+                let name: String = if name.chars().any(char::is_control) {
+                    name.escape_debug().collect()
+                } else {
+                    name.clone()
+                };
                 let shadow = rules.rules().get(*by);
                 let mut x = Diagnostic::warning(
                     code::DEAD_RULE,

@@ -198,6 +198,19 @@ enum Command {
 }
 
 /// Renders diagnostics to stderr in the chosen format.
+/// A line of information on stderr: `text` as it is, or with
+/// `--error-format json` the object `{"severity": "note", "message": text}`,
+/// so that every stderr line of `check` is JSON for a JSON consumer.
+pub(crate) fn info(format: ErrorFormat, text: &str) {
+    match format {
+        ErrorFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({"severity": "note", "message": text})
+        ),
+        ErrorFormat::Plain | ErrorFormat::Human => eprintln!("{text}"),
+    }
+}
+
 pub(crate) fn report(diags: &Diagnostics, format: ErrorFormat) {
     let mut err = std::io::stderr().lock();
     for d in diags.iter() {
@@ -432,13 +445,16 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             let compiled = matches!(input, RulesInput::Compiled(..));
             let (m, mut warnings) = load_input(input, true)?;
             if compiled {
-                eprintln!("compiled file: its tables are the ones its rules compile to");
+                info(
+                    fmt,
+                    "compiled file: its tables are the ones its rules compile to",
+                );
             }
             warnings.extend(lora_rules::lints::pattern_lints(m.rules()));
             let (dead, skipped) = lora_rules::lints::dead_rules(m.rules());
             warnings.extend(dead);
             if let Some(why) = skipped {
-                eprintln!("note: dead-rule analysis skipped: {why}");
+                info(fmt, &format!("note: dead-rule analysis skipped: {why}"));
             }
             if let Some(path) = modules {
                 let list = load_modules(&path)?;
@@ -453,7 +469,7 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                     lora_rules::lints::overlap_on_model(m.rules(), &winners, &list);
                 warnings.extend(overlap);
                 if let Some(why) = skipped {
-                    eprintln!("note: overlap lints skipped: {why}");
+                    info(fmt, &format!("note: overlap lints skipped: {why}"));
                 }
             }
             if deny_warnings {
@@ -464,15 +480,18 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                 return Ok(Exit::Diagnostics);
             }
             let s = m.stats();
-            eprintln!(
-                "ok: {} rules, {} warning(s), forward automaton {} ({} patterns), reverse {} ({} patterns), {} KiB",
-                m.rules().rules().len(),
-                warnings.len(),
-                s.forward,
-                s.forward_patterns,
-                s.reverse,
-                s.reverse_patterns,
-                s.memory.div_ceil(1024)
+            info(
+                fmt,
+                &format!(
+                    "ok: {} rules, {} warning(s), forward automaton {} ({} patterns), reverse {} ({} patterns), {} KiB",
+                    m.rules().rules().len(),
+                    warnings.len(),
+                    s.forward,
+                    s.forward_patterns,
+                    s.reverse,
+                    s.reverse_patterns,
+                    s.memory.div_ceil(1024)
+                ),
             );
             Ok(Exit::Ok)
         }

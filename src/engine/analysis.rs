@@ -17,9 +17,9 @@
 //! (ENGINE-NOTES §1.3: EVA-560's 560 keys ran 12 s into determinization
 //! before the 16 MiB limit stopped it); reversed, keys are loop-free
 //! prefixes of the reversed name while rules ending in `.*` carry the loop.
-//! The analysis reads names backwards when there are keys (or a leading
-//! `.*`) and no single-atom rule ends in `.*` ([`Reading::Auto`]). The
-//! product is the same either way, with a UTF-8 validator for bytes read
+//! The analysis reads names backwards when keys (or a leading `.*`) far
+//! outnumber patterns ending in `.*` ([`Reading::Auto`]). The product is the
+//! same either way, with a UTF-8 validator for bytes read
 //! backwards. When the automaton exceeds the limits the analysis is skipped
 //! and says so.
 
@@ -55,8 +55,10 @@ pub struct DeadRule {
 }
 
 /// Bound on the product states visited, so a huge automaton cannot make a
-/// lint run unbounded (about 400 MB of visited set at worst).
-const MAX_VISITS: usize = 20_000_000;
+/// lint run unbounded. A visit costs about 40 bytes (visited set and
+/// queue): 20,000,000 visits took 800 MB in an attack session, so the bound
+/// is 5,000,000 (about 200 MB); `r100.json`'s analysis needs far fewer.
+const MAX_VISITS: usize = 5_000_000;
 /// Key rules beyond this count are not inlined for the analysis (their
 /// `(?:.*\.)?` prefixes make the DFA build slow; ENGINE-NOTES §1.3).
 const MAX_INLINE_KEYS: usize = 2_000;
@@ -166,10 +168,20 @@ struct Product<'a> {
 impl<'a> Product<'a> {
     fn new(full: &'a super::Full, reverse: bool) -> Self {
         let classes = full.dfa.byte_classes();
+        // Printable first: punctuation, then letters beyond ASCII (lead
+        // C3 and continuation A0-BF give `é`-like characters, not the C1
+        // controls of C2 80-9F), space, and control bytes last.
         let preferred = (b'a'..=b'z')
             .chain(b'0'..=b'9')
             .chain(b'A'..=b'Z')
             .chain([b'_', b'-'])
+            .chain(0x21..=0x7E)
+            .chain(0xC3..=0xDF)
+            .chain(0xA0..=0xBF)
+            .chain(0x80..=0x9F)
+            .chain(0xE1..=0xEC)
+            .chain(0xC2..=0xFF)
+            .chain([b' '])
             .chain(0..=255u8);
         let mut taken = HashSet::new();
         let reps = preferred
@@ -209,8 +221,8 @@ impl<'a> Product<'a> {
 
 /// Finds the rules of `rules` that can never decide a valid module name.
 ///
-/// The automaton reads names forward, or backwards when the rules have
-/// keys or a leading `.*` but no trailing `.*` (`reads_backwards`): keys
+/// The automaton reads names forward, or backwards when keys (or a leading
+/// `.*`) far outnumber patterns ending in `.*` ([`Reading::Auto`]): keys
 /// keep a `.*` loop alive in every forward DFA state.
 ///
 /// Complexity: one dense-DFA build with every atom (bounded by the default
@@ -223,8 +235,8 @@ pub fn dead_rules(rules: &RuleSet) -> Analysis {
 /// The direction in which [`dead_rules_reading`] reads names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
-    /// Backwards when the rules have keys or a leading `.*` and no
-    /// single-atom rule ends in `.*`, forward otherwise (what
+    /// Backwards when keys and regexes with a leading `.*` outnumber the
+    /// patterns ending in `.*` more than 16 to 1, forward otherwise (what
     /// [`dead_rules`] does).
     Auto,
     /// Forward: keys inlined as `(?:.*\.)?(?:K)`.
@@ -279,54 +291,84 @@ pub fn dead_rules_reading(rules: &RuleSet, reading: Reading) -> Analysis {
         ));
     };
     let p = Product::new(full, reverse);
-    let live = match live_winners(&p) {
-        Some(l) => l,
-        None => {
-            return Analysis::Skipped(format!("more than {MAX_VISITS} automaton states to visit"));
-        }
+    let Some(found) = live_winners(&p, roles) else {
+        return Analysis::Skipped(format!("more than {MAX_VISITS} automaton states to visit"));
     };
     let mut dead = Vec::new();
-    for r in 0..rules.rules().len() {
-        if !live.contains(&(r as u32)) {
-            let witness = witness(&p, roles, rules, r).map(|name| {
-                let winner = m.resolve_index(&name).unwrap_or(usize::MAX);
-                (name, winner)
-            });
+    for (r, rule) in rules.rules().iter().enumerate() {
+        if !found.live.contains(&(r as u32)) {
+            // A single-atom rule no valid name matches has no witness: the
+            // search would visit the whole product to find that out again
+            // (1,500 such rules took 68 s).
+            let unmatchable =
+                matches!(rule.expr, Expr::Atom(_)) && !found.matchable.contains(&(r as u32));
+            let witness = (!unmatchable)
+                .then(|| witness(&p, roles, rules, r))
+                .flatten()
+                .map(|name| {
+                    let winner = m.resolve_index(&name).unwrap_or(usize::MAX);
+                    (name, winner)
+                });
             dead.push(DeadRule { rule: r, witness });
         }
     }
     Analysis::Done(dead)
 }
 
-/// Whether the analysis should read names backwards: some single-atom
-/// rules are suffix-type (a key, or a leading `.*`) and none ends in `.*`
-/// (keys included). Forward, each key keeps a `.*\.` loop alive; but
-/// reversed, a trailing `.*` is a loop that restarts at every byte, not
-/// only after a dot, and costs far more: `r100.json` (80 keys, 14 trailing
-/// `.*`) fits forward in 9 s and ran 20 s into the limit reversed, while
-/// `eva-560.json` (560 keys, no trailing `.*`) ran 12 s into the limit
-/// forward and fits reversed in 0.3 s.
+/// Whether the analysis should read names backwards. Each atom with a
+/// leading `.*` loop (a key, or a regex starting with `.*`) keeps that loop
+/// alive in every state of the forward DFA; each atom ending in `.*`
+/// (keys included, and atoms inside `!`/`&`/`|` rules) does the same read
+/// backwards, and costs far more, since reversed it restarts at every byte,
+/// not only after a dot. Measured: `r100.json` (80 keys, 14 trailing `.*`)
+/// fits forward in 9 s and ran 20 s into the limit reversed; `eva-560.json`
+/// (560 keys) ran 12 s into the limit forward and fits reversed in 0.3 s;
+/// EVA-560 plus one `"vision_tower\..*"` key likewise. Backwards when the
+/// leading loops outnumber the trailing ones more than 16 to 1.
 fn reads_backwards(rules: &RuleSet) -> bool {
-    let (mut suffix, mut prefix) = (0usize, 0usize);
-    for r in rules.rules() {
-        if let Expr::Atom(a) = r.expr {
-            let atom = &rules.atoms()[a];
-            let trailing = super::strip_trailing_dot_star(atom.hir()).is_some();
-            let leading = atom.kind == PatternKind::Key
-                || super::strip_leading_dot_star(atom.hir()).is_some();
-            match (leading, trailing) {
-                (_, true) => prefix += 1,
-                (true, false) => suffix += 1,
-                (false, false) => {}
-            }
+    let (mut leading, mut trailing) = (0usize, 0usize);
+    for atom in rules.atoms() {
+        if super::strip_trailing_dot_star(atom.hir()).is_some() {
+            trailing += 1;
+        } else if atom.kind == PatternKind::Key
+            || super::strip_leading_dot_star(atom.hir()).is_some()
+        {
+            leading += 1;
         }
     }
-    suffix > 0 && prefix == 0
+    leading > 16 * trailing
 }
 
-/// Every winner some valid name reaches; `None` past the visit limit.
-fn live_winners(p: &Product<'_>) -> Option<HashSet<u32>> {
-    let mut live = HashSet::new();
+/// What one traversal finds: every winner some valid name reaches, and
+/// every single-atom rule some valid name matches (`matchable`: a dead rule
+/// outside it needs no witness search, it matches nothing).
+struct Traversal {
+    live: HashSet<u32>,
+    matchable: HashSet<u32>,
+}
+
+/// The traversal of the product; `None` past the visit limit.
+fn live_winners(p: &Product<'_>, roles: &[Role]) -> Option<Traversal> {
+    let mut out = Traversal {
+        live: HashSet::new(),
+        matchable: HashSet::new(),
+    };
+    // Each DFA state's atoms are read once (as a match state, and at the
+    // end of a valid name), whatever the product state it appears in.
+    let (mut scanned, mut scanned_eoi) = (HashSet::new(), HashSet::new());
+    let held = |s: StateID, out: &mut HashSet<u32>, full: bool| {
+        for k in 0..p.dfa.match_len(s) {
+            match roles.get(p.dfa.match_pattern(s, k).as_usize()) {
+                Some(Role::Prefix(r)) => {
+                    out.insert(*r);
+                }
+                Some(Role::Full(r)) if full => {
+                    out.insert(*r);
+                }
+                _ => {}
+            }
+        }
+    };
     let mut seen: HashSet<(u32, u32, u8, bool)> = HashSet::new();
     let mut queue = VecDeque::new();
     let s0 = (p.start.as_u32(), NONE, 0u8, false);
@@ -336,17 +378,27 @@ fn live_winners(p: &Product<'_>) -> Option<HashSet<u32>> {
         let i = p.idx(s);
         if p.dfa.is_dead_state(s) {
             // Any valid completion works; the result no longer changes.
-            live.insert(best.min(Product::table(p.on_eoi, i)));
+            out.live.insert(best.min(Product::table(p.on_eoi, i)));
             continue;
         }
         if u == 0 && inside {
-            live.insert(best.min(Product::table(p.on_eoi, i)));
+            out.live.insert(best.min(Product::table(p.on_eoi, i)));
+            if scanned_eoi.insert(s) {
+                let e = p.dfa.next_eoi_state(s);
+                if p.dfa.is_match_state(e) {
+                    held(e, &mut out.matchable, true);
+                }
+            }
         }
         for (b, u2, in2) in p.steps(u, inside) {
             let t = p.dfa.next_state(s, b);
             let mut best2 = best;
             if p.dfa.is_match_state(t) {
                 best2 = best2.min(Product::table(p.pre, p.idx(t)));
+                if scanned.insert(t) {
+                    // A prefix atom matched here matches every completion.
+                    held(t, &mut out.matchable, false);
+                }
             }
             if seen.insert((t.as_u32(), best2, u2, in2)) {
                 if seen.len() > MAX_VISITS {
@@ -356,7 +408,7 @@ fn live_winners(p: &Product<'_>) -> Option<HashSet<u32>> {
             }
         }
     }
-    Some(live)
+    Some(out)
 }
 
 /// Whether the match state `s` holds an atom of rule `r` of the given kind.

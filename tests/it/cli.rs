@@ -763,3 +763,35 @@ fn peft_config_given_as_rules_points_to_convert() {
     let (code, _, err) = run(&["resolve", &cfg, "-m", "examples/models/llama-3-8b.tsv"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// `check --error-format json`: every stderr line is a JSON object, the
+/// notes (analysis skipped, the `ok:` summary) included.
+#[test]
+fn check_json_stderr_is_all_json() {
+    let rules = tmp(
+        "json-notes.lora",
+        "re \"(?:a|b)*a[ab]{14}\" exclude\nkey \"q_proj\" { rank = 4 }\n\"**.x\" {}\n",
+    );
+    let out = bin()
+        .args([
+            "--error-format",
+            "json",
+            "check",
+            &rules,
+            "-m",
+            "examples/models/llama-3-8b.tsv",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().count() >= 2, "{err}");
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["severity"].is_string(), "{line}");
+    }
+    assert!(
+        err.contains(r#"{"severity":"note","message":"ok: 3 rules"#),
+        "{err}"
+    );
+}

@@ -373,3 +373,54 @@ fn key_only_rules_are_analysed_backwards() {
         );
     }
 }
+
+/// Findings of an attack session on the analysis, pinned:
+/// - a `&` rule whose atom ends in `.*` makes the reverse automaton blow up,
+///   so the reading must stay forward (it skipped, and missed rule 2);
+/// - rules that match no valid name get no witness search (1,500 of them
+///   took 68 s), and still say so;
+/// - witnesses use printable bytes where the class has one (it printed a
+///   NUL for `[^\w.\-]`).
+#[test]
+fn analysis_regressions_from_attack_session() {
+    use lora_rules::engine::analysis::{Analysis, DeadRule, dead_rules};
+    let dead = |text: &str| {
+        let m = compile_with(text, &Config::default()).unwrap_or_else(|d| panic!("{d}"));
+        dead_rules(m.rules())
+    };
+    assert_eq!(
+        dead(
+            "key \"k\" exclude\nre \"[ab]{20}a.*\" & !re \"zz\" { rank = 4 }\nkey \"k\" { rank = 8 }\n"
+        ),
+        Analysis::Done(vec![DeadRule {
+            rule: 2,
+            witness: Some(("k".into(), 0))
+        }])
+    );
+    assert_eq!(
+        dead(
+            "re \"a\\.\\.b\" exclude\nre \"x\\.\" exclude\nkey \"q\" { rank = 2 }\nre \"\\.y\" exclude\n"
+        ),
+        Analysis::Done(vec![
+            DeadRule {
+                rule: 0,
+                witness: None
+            },
+            DeadRule {
+                rule: 1,
+                witness: None
+            },
+            DeadRule {
+                rule: 3,
+                witness: None
+            },
+        ])
+    );
+    assert_eq!(
+        dead("key \"[^\\w.\\-]\" exclude\nkey \"[^\\w.\\-]\" { rank = 2 }\n"),
+        Analysis::Done(vec![DeadRule {
+            rule: 1,
+            witness: Some(("!".into(), 0))
+        }])
+    );
+}
