@@ -63,6 +63,7 @@ pub fn model_info(list: &ModuleList) -> ModelInfo {
 pub fn rows<'a>(
     source: &Source,
     list: &'a ModuleList,
+    fmt: super::ErrorFormat,
 ) -> Result<Vec<Row<'a>>, (Diagnostics, Exit)> {
     let fail = |e: legacy::LegacyError| {
         // `e.message` alone: `e`'s Display repeats the type, the field and the hint.
@@ -91,10 +92,11 @@ pub fn rows<'a>(
         LegacyConfig::from_json_str(source.text().trim_start_matches('\u{feff}')).map_err(fail)?;
     let ev = legacy::evaluate(&cfg, &model_info(list)).map_err(fail)?;
     for w in warnings.iter().chain(&ev.warnings) {
-        eprintln!(
-            "warning[{}]: {}: {w}",
+        super::warn_line(
+            fmt,
             code::LEGACY_IGNORED_FIELD,
-            source.name()
+            source.name(),
+            &w.to_string(),
         );
     }
     let by_name: std::collections::HashMap<&str, &legacy::Decision> =

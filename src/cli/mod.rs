@@ -211,6 +211,21 @@ pub(crate) fn info(format: ErrorFormat, text: &str) {
     }
 }
 
+/// A warning without a location on stderr: `warning[CODE]: FILE: message`,
+/// or with `--error-format json` the object `{"code", "severity":
+/// "warning", "message", "file"}` (legacy-config warnings, lossy export).
+pub(crate) fn warn_line(format: ErrorFormat, code: &str, file: &str, message: &str) {
+    match format {
+        ErrorFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({"code": code, "severity": "warning", "message": message, "file": file})
+        ),
+        ErrorFormat::Plain | ErrorFormat::Human => {
+            eprintln!("warning[{code}]: {file}: {message}")
+        }
+    }
+}
+
 pub(crate) fn report(diags: &Diagnostics, format: ErrorFormat) {
     let mut err = std::io::stderr().lock();
     for d in diags.iter() {
@@ -384,13 +399,16 @@ fn compile_cmd(rules: &Path, output: &Path, fmt: ErrorFormat) -> Run {
     } else {
         output.display().to_string()
     };
-    eprintln!(
-        "wrote {to}: {} bytes; forward automaton {}, reverse {} ({} states in all); checking and building took {} ms",
-        bytes.len(),
-        s.forward,
-        s.reverse,
-        s.dense_states,
-        built.as_millis()
+    info(
+        fmt,
+        &format!(
+            "wrote {to}: {} bytes; forward automaton {}, reverse {} ({} states in all); checking and building took {} ms",
+            bytes.len(),
+            s.forward,
+            s.reverse,
+            s.dense_states,
+            built.as_millis()
+        ),
     );
     Ok(Exit::Ok)
 }
@@ -506,7 +524,7 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             let (rows, rule_names) = if let RulesInput::Text(source) = &input
                 && legacy::is_legacy_config(source)
             {
-                (legacy::rows(source, &list)?, Vec::new())
+                (legacy::rows(source, &list, fmt)?, Vec::new())
             } else {
                 let (m, warnings) = load_input(input, false)?;
                 report(&warnings, fmt);
@@ -607,13 +625,16 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
                     .take_while(|(a, b)| a == b)
                     .count();
                 let shown = |t: &str| t.lines().nth(line).unwrap_or("(end of file)").to_string();
-                eprintln!(
-                    "{}: not in canonical form; first difference at line {}:\n  - {}\n  + {}\nrun `lora-rules fmt --write {}` to rewrite it",
-                    source.name(),
-                    line + 1,
-                    shown(old),
-                    shown(new),
-                    source.name()
+                info(
+                    fmt,
+                    &format!(
+                        "{}: not in canonical form; first difference at line {}:\n  - {}\n  + {}\nrun `lora-rules fmt --write {}` to rewrite it",
+                        source.name(),
+                        line + 1,
+                        shown(old),
+                        shown(new),
+                        source.name()
+                    ),
                 );
                 return Ok(Exit::Diagnostics);
             }
@@ -630,7 +651,7 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             model,
             output,
             format,
-        } => peft_cmds::convert_cmd(&config, model.as_deref(), output.as_deref(), format),
+        } => peft_cmds::convert_cmd(&config, model.as_deref(), output.as_deref(), format, fmt),
         Command::Export {
             rules,
             modules,
@@ -642,7 +663,7 @@ fn run(cmd: Command, fmt: ErrorFormat) -> Run {
             adapter_dir,
             model,
             format,
-        } => peft_cmds::inspect_cmd(&adapter_dir, model.as_deref(), format),
+        } => peft_cmds::inspect_cmd(&adapter_dir, model.as_deref(), format, fmt),
         Command::Compile { rules, output } => compile_cmd(&rules, &output, fmt),
         Command::Decompile { file } => {
             let bytes =

@@ -9,7 +9,7 @@ use lora_rules::peft::export::{self, ExportOptions};
 use lora_rules::peft::inspect;
 use lora_rules::peft::legacy::{LegacyConfig, LegacyError, ModelInfo};
 
-use super::{Exit, one};
+use super::{ErrorFormat, Exit, one};
 
 type Failure = (Diagnostics, Exit);
 
@@ -121,13 +121,8 @@ fn legacy_failure(source: &Source, e: &LegacyError) -> Failure {
     (one(d), Exit::Diagnostics)
 }
 
-fn warn(source: &Source, msg: impl Into<String>) {
-    eprintln!(
-        "warning[{}]: {}: {}",
-        code::LEGACY_IGNORED_FIELD,
-        source.name(),
-        msg.into()
-    );
+fn warn(fmt: ErrorFormat, source: &Source, msg: impl Into<String>) {
+    super::warn_line(fmt, code::LEGACY_IGNORED_FIELD, source.name(), &msg.into());
 }
 
 /// Output format of `convert`.
@@ -165,12 +160,13 @@ pub fn convert_cmd(
     model: Option<&Path>,
     output: Option<&Path>,
     format: ConvertFormat,
+    fmt: ErrorFormat,
 ) -> Result<Exit, Failure> {
     let source = lora_rules::modules::read_source(config).map_err(|d| (one(d), Exit::Usage))?;
     let (cfg, warnings) =
         LegacyConfig::from_json_str(source.text()).map_err(|e| legacy_failure(&source, &e))?;
     for w in &warnings {
-        warn(&source, w.to_string());
+        warn(fmt, &source, w.to_string());
     }
     let info = match model {
         Some(p) => Some(ModelInfo::from_module_list(&load_model(p)?)),
@@ -180,7 +176,7 @@ pub fn convert_cmd(
         Some(m) => match lora_rules::peft::legacy::evaluate(&cfg, m) {
             Ok(ev) => {
                 for w in &ev.warnings {
-                    warn(&source, w.to_string());
+                    warn(fmt, &source, w.to_string());
                 }
                 Some(ev)
             }
@@ -205,7 +201,7 @@ pub fn convert_cmd(
     };
     let c = convert::convert(&cfg, info.as_ref(), &ConvertLimits::default()).map_err(fail)?;
     for w in &c.warnings {
-        warn(&source, w.clone());
+        warn(fmt, &source, w.clone());
     }
     let text = match format {
         ConvertFormat::Lora => c.text,
@@ -248,25 +244,29 @@ pub fn export_cmd(
         (one(d), Exit::Diagnostics)
     })?;
     for l in &ex.losses {
-        eprintln!(
-            "warning[{}]: lossy export: {}: {l}",
+        super::warn_line(
+            fmt,
             code::LEGACY_UNSUPPORTED,
-            l.attribute
+            "lossy export",
+            &format!("{}: {l}", l.attribute),
         );
     }
     let adapted = ex.expected.iter().filter(|e| e.targeted).count();
-    eprintln!(
-        "exported: {} modules, {adapted} targeted, {} rank_pattern key(s), {} alpha_pattern key(s){}",
-        ex.expected.len(),
-        ex.config["rank_pattern"].as_object().map_or(0, |o| o.len()),
-        ex.config["alpha_pattern"]
-            .as_object()
-            .map_or(0, |o| o.len()),
-        if ex.losses.is_empty() {
-            String::new()
-        } else {
-            format!(", {} loss(es)", ex.losses.len())
-        }
+    super::info(
+        fmt,
+        &format!(
+            "exported: {} modules, {adapted} targeted, {} rank_pattern key(s), {} alpha_pattern key(s){}",
+            ex.expected.len(),
+            ex.config["rank_pattern"].as_object().map_or(0, |o| o.len()),
+            ex.config["alpha_pattern"]
+                .as_object()
+                .map_or(0, |o| o.len()),
+            if ex.losses.is_empty() {
+                String::new()
+            } else {
+                format!(", {} loss(es)", ex.losses.len())
+            }
+        ),
     );
     let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(ex.config))
         .map_err(|e| io_error(e.to_string()))?;
@@ -289,6 +289,7 @@ pub fn inspect_cmd(
     dir: &Path,
     model: Option<&Path>,
     format: InspectFormat,
+    fmt: ErrorFormat,
 ) -> Result<Exit, Failure> {
     let cfg_path = dir.join("adapter_config.json");
     let st_path = dir.join("adapter_model.safetensors");
@@ -296,7 +297,7 @@ pub fn inspect_cmd(
     let (cfg, warnings) =
         LegacyConfig::from_json_str(source.text()).map_err(|e| legacy_failure(&source, &e))?;
     for w in &warnings {
-        warn(&source, w.to_string());
+        warn(fmt, &source, w.to_string());
     }
     let tensors = lora_rules::modules::read_safetensors_header(&st_path)
         .map_err(|d| (one(d), Exit::Usage))?;
@@ -307,7 +308,7 @@ pub fn inspect_cmd(
     let rep =
         inspect::inspect(&cfg, &tensors, list.as_ref()).map_err(|e| legacy_failure(&source, &e))?;
     for w in &rep.warnings {
-        warn(&source, w.clone());
+        warn(fmt, &source, w.clone());
     }
     let mut out = String::new();
     match format {

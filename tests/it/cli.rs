@@ -794,4 +794,33 @@ fn check_json_stderr_is_all_json() {
         err.contains(r#"{"severity":"note","message":"ok: 3 rules"#),
         "{err}"
     );
+    // convert's legacy-config warnings and export's summary likewise.
+    let cfg = tmp(
+        "json-notes.json",
+        r#"{"peft_type": "LORA", "target_modules": ["q_proj"], "not_a_field": 1}"#,
+    );
+    for args in [
+        vec!["--error-format", "json", "convert", cfg.as_str()],
+        vec![
+            "--error-format",
+            "json",
+            "export",
+            "examples/llama-3-8b.lora",
+            "--modules",
+            "examples/models/llama-3-8b.tsv",
+            "--format",
+            "peft",
+            "--allow-lossy",
+        ],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.is_empty(), "{args:?}");
+        for line in err.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert!(v["severity"].is_string(), "{line}");
+        }
+    }
 }
