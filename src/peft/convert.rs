@@ -1096,24 +1096,15 @@ fn general(
             // (i, none) / (none, j) when key i / j has a twin.
             let text_r: Vec<&String> = cfg.rank_pattern.iter().map(|(k, _)| k).collect();
             let text_a: Vec<&String> = cfg.alpha_pattern.iter().map(|(k, _)| k).collect();
-            let twin_in_a: Vec<usize> = (0..nr)
-                .map(|i| {
-                    text_a
-                        .iter()
-                        .position(|k| *k == text_r[i])
-                        .unwrap_or(usize::MAX)
-                })
-                .chain([usize::MAX])
-                .collect();
-            let twin_in_r: Vec<usize> = (0..na)
-                .map(|j| {
-                    text_r
-                        .iter()
-                        .position(|k| *k == text_a[j])
-                        .unwrap_or(usize::MAX)
-                })
-                .chain([usize::MAX])
-                .collect();
+            // For each key of `of`, the index of its twin in `other`
+            // (usize::MAX: none), plus one entry for "no key".
+            let twins_of = |of: &[&String], other: &[&String]| -> Vec<usize> {
+                of.iter()
+                    .map(|k| other.iter().position(|x| x == k).unwrap_or(usize::MAX))
+                    .chain([usize::MAX])
+                    .collect()
+            };
+            let (twin_in_a, twin_in_r) = (twins_of(&text_r, &text_a), twins_of(&text_a, &text_r));
             let occurs = |&(i, j): &(usize, usize)| {
                 let (ta, tr) = (twin_in_a[i], twin_in_r[j]);
                 match (i < nr, j < na) {
